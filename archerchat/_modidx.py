@@ -24,4 +24,12 @@ d = { 'settings': { 'branch': 'main',
             'archerchat.scaling': {'archerchat.scaling.model_dims': ('scaling_laws.html#model_dims', 'archerchat/scaling.py')},
             'archerchat.sft': {'archerchat.sft.validate_conversation': ('sft_packing.html#validate_conversation', 'archerchat/sft.py')},
             'archerchat.tokenizer': {'archerchat.tokenizer.get_pair_counts': ('tokenizer.html#get_pair_counts', 'archerchat/tokenizer.py')},
-            'archerchat.train': {'archerchat.train.run_dir': ('speedrun.html#run_dir', 'archerchat/train.py')}}}
+            'archerchat.train': { 'archerchat.train._jsonable': ('speedrun.html#_jsonable', 'archerchat/train.py'),
+                                  'archerchat.train.checkpoint_steps': ('speedrun.html#checkpoint_steps', 'archerchat/train.py'),
+                                  'archerchat.train.checkpoints_root': ('speedrun.html#checkpoints_root', 'archerchat/train.py'),
+                                  'archerchat.train.find_checkpoint_dir': ('speedrun.html#find_checkpoint_dir', 'archerchat/train.py'),
+                                  'archerchat.train.find_last_step': ('speedrun.html#find_last_step', 'archerchat/train.py'),
+                                  'archerchat.train.load_checkpoint': ('speedrun.html#load_checkpoint', 'archerchat/train.py'),
+                                  'archerchat.train.prune_checkpoints': ('speedrun.html#prune_checkpoints', 'archerchat/train.py'),
+                                  'archerchat.train.run_dir': ('speedrun.html#run_dir', 'archerchat/train.py'),
+                                  'archerchat.train.save_checkpoint': ('speedrun.html#save_checkpoint', 'archerchat/train.py')}}}
