@@ -250,6 +250,8 @@ d = { 'settings': { 'branch': 'main',
                                   'archerchat.train.find_checkpoint_dir': ('speedrun.html#find_checkpoint_dir', 'archerchat/train.py'),
                                   'archerchat.train.find_last_step': ('speedrun.html#find_last_step', 'archerchat/train.py'),
                                   'archerchat.train.load_checkpoint': ('speedrun.html#load_checkpoint', 'archerchat/train.py'),
+                                  'archerchat.train.load_model': ('speedrun.html#load_model', 'archerchat/train.py'),
+                                  'archerchat.train.model_from_state': ('speedrun.html#model_from_state', 'archerchat/train.py'),
                                   'archerchat.train.prune_checkpoints': ('speedrun.html#prune_checkpoints', 'archerchat/train.py'),
                                   'archerchat.train.run_dir': ('speedrun.html#run_dir', 'archerchat/train.py'),
                                   'archerchat.train.save_checkpoint': ('speedrun.html#save_checkpoint', 'archerchat/train.py')}}}
