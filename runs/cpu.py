@@ -1,13 +1,79 @@
 """The embedded default run: the whole ArcherChat pipeline, tiny, on CPU, on the corpus shipped in the package.
 
-    python runs/cpu.py
+    python runs/cpu.py            # tokenizer -> d4 pretrain (a few hundred steps) -> bpb -> CORE (bundled subset)
+                                  # -> SFT -> chat eval -> report; a few minutes on 2 cores
+    python runs/cpu.py --smoke    # the same stages at toy size, in seconds (what the notebook test runs)
 
-Stages are added here as the notebooks export them; see nbs/07_speedrun.ipynb.
+Artifacts go under $ARCHERCHAT_BASE_DIR (default ~/.cache/archerchat); the run directory is
+base_checkpoints/<tag>/ (checkpoints, metrics.jsonl, report.md, curves.png, stages/). Every finished stage is
+recorded there: run the same command again to continue after an interruption.
 """
-from archerchat.common import base_dir
-from archerchat.data import list_shards
-import pyarrow.parquet as pq
+import argparse
+from archerchat.train import (TrainConfig, pretrain, evaluate_base, write_report, run_stage, print_plan,
+                              plan_for, run_dir, ensure_tokenizer, optional_stage, reference_lrs_for)
 
-shards = list_shards()
-n_docs = sum(pq.ParquetFile(s).metadata.num_rows for s in shards)
-print(f"embedded corpus: {len(shards)} shards, {n_docs} documents; artifacts under {base_dir()}")
+ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+ap.add_argument("--smoke", action="store_true", help="toy sizes: the whole pipeline in seconds")
+ap.add_argument("--tag", default=None, help="run name (default cpu-d4, or cpu-smoke)")
+ap.add_argument("--num-iterations", type=int, default=None)
+args = ap.parse_args()
+
+if args.smoke:
+    VOCAB, MAX_CHARS, SFT_STEPS, CHAT_N, CORE_N = 512, 300_000, 4, 4, 2
+    cfg = TrainConfig(depth=2, aspect_ratio=32, head_dim=32, max_seq_len=64, window_pattern="SL", device_batch_size=4,
+                      total_batch_size=512, num_iterations=args.num_iterations or 6, warmup_steps=2, eval_every=3,
+                      eval_tokens=2048, core_metric_every=-1, sample_every=-1, save_every=3, device_type="cpu",
+                      log_every=2, tag=args.tag or "cpu-smoke", resume_from_step="auto", **reference_lrs_for(512))
+else:
+    VOCAB, MAX_CHARS, SFT_STEPS, CHAT_N, CORE_N = 4096, 4_000_000, 40, 20, 16
+    # d4, 256 wide, 128-token rows, 2,048 tokens a step; at this batch the plan's sqrt(B/B_ref) lr scaling would
+    # leave lrs ~16x too small for 250 steps, so we train with nanochat's d12 learning rates (see reference_lrs_for)
+    cfg = TrainConfig(depth=4, aspect_ratio=64, head_dim=64, max_seq_len=128, window_pattern="SL", device_batch_size=8,
+                      total_batch_size=2048, num_iterations=args.num_iterations or 250, warmup_steps=10, eval_every=50,
+                      eval_tokens=16 * 1024, core_metric_every=-1, sample_every=125, save_every=50, device_type="cpu",
+                      log_every=10, tag=args.tag or "cpu-d4", resume_from_step="auto", **reference_lrs_for(2048))
+
+root = run_dir(cfg.tag)
+p = plan_for(cfg.depth, VOCAB, sequence_len=cfg.max_seq_len, device_batch_size=cfg.device_batch_size, **cfg.plan_overrides())
+stages = ["tokenizer", "pretrain", "base_eval", "sft", "chat_eval", "report"]
+print_plan(f"ArcherChat on CPU: {cfg.tag} (run directory {root})", p, stages,
+           [f"tokenizer: vocab {VOCAB:,} on up to {MAX_CHARS:,} characters of the embedded corpus (or base_data if present)"])
+
+
+def stage_pretrain():
+    r = pretrain(cfg)
+    return dict(status=r["status"], step=r["step"], val_bpb=r["val_bpb"], total_training_time=r["total_training_time"])
+
+
+def stage_base_eval():
+    fns = optional_stage("evaluation", ["embedded_core_dir"])
+    core_dir = str(fns[0]()) if fns else None
+    r = evaluate_base(cfg.tag, eval_tokens=cfg.eval_tokens, core_max_per_task=CORE_N if core_dir else 0,
+                      core_data_dir=core_dir, device_type="cpu")
+    return dict(val_bpb=r["val_bpb"], core_metric=(r.get("core") or {}).get("core_metric"))
+
+
+def stage_sft():
+    fns = optional_stage("sft", ["sft_train"])
+    if fns is None: return dict(status="skipped", why="archerchat.sft.sft_train is not available yet")
+    return dict(result=fns[0](model_tag=cfg.tag, num_iterations=SFT_STEPS, device_type="cpu"))
+
+
+def stage_chat_eval():
+    fns = optional_stage("sft", ["chat_eval"])
+    if fns is None: return dict(status="skipped", why="archerchat.sft.chat_eval is not available yet")
+    return dict(results=fns[0](model_tag=cfg.tag, max_problems=CHAT_N, device_type="cpu"))
+
+
+done = {}
+done["tokenizer"] = run_stage(root, "tokenizer", lambda: ensure_tokenizer(VOCAB, MAX_CHARS))
+done["pretrain"] = run_stage(root, "pretrain", stage_pretrain)
+if done["pretrain"]["status"] != "done":
+    raise SystemExit(f"pretraining stopped ({done['pretrain']['status']}); run the same command again to continue")
+done["base_eval"] = run_stage(root, "base_eval", stage_base_eval)
+done["sft"] = run_stage(root, "sft", stage_sft)
+done["chat_eval"] = run_stage(root, "chat_eval", stage_chat_eval)
+chat = done["chat_eval"].get("results") if done["chat_eval"]["status"] == "done" else None
+rep = run_stage(root, "report", lambda: dict(path=str(write_report(root, title=f"ArcherChat {cfg.tag} (CPU)",
+                                                                   stages=done, chat=chat))), redo=True)
+print(f"report: {rep['path']}")
