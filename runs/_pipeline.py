@@ -1,0 +1,114 @@
+"""The GPU pipeline shared by runs/d8.py, runs/d12.py and runs/speedrun.py: data -> tokenizer -> pretrain -> base eval
+-> SFT -> chat eval -> report, each stage recorded when done so that re-running the script continues the pipeline.
+Pretraining and evaluation run as `python -m archerchat.train` (torchrun when more than one GPU), so they are the same
+code a user would launch by hand; the commands are printed before they run."""
+import argparse, subprocess, sys, time
+from archerchat.common import base_dir
+from archerchat.train import (plan_for, build_model, check_memory, largest_fitting_batch, run_dir, run_stage, print_plan,
+                              write_report, ensure_tokenizer, optional_stage, launch_env, torchrun_cmd, run_cmd, config_args)
+
+STAGES = ["data", "tokenizer", "pretrain", "base_eval", "sft", "chat_eval", "report"]
+
+
+def parser(description: str, **defaults) -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(description=description, formatter_class=argparse.RawDescriptionHelpFormatter)
+    a = ap.add_argument
+    a("--depth", type=int, default=defaults["depth"])
+    a("--nproc", type=int, default=defaults.get("nproc"), help="GPUs (default: all visible)")
+    a("--device-batch-size", default=str(defaults["device_batch_size"]), help="rows per GPU, or 'auto' (largest that fits)")
+    a("--window-pattern", default=defaults["window_pattern"])
+    a("--target-param-data-ratio", type=float, default=defaults.get("ratio"))
+    a("--num-iterations", type=int, default=-1, help="cut the run short (e.g. a few hundred steps to measure throughput)")
+    a("--fp8", action=argparse.BooleanOptionalAction, default=defaults.get("fp8", False))
+    a("--num-shards", type=int, default=defaults["num_shards"], help="training shards to download")
+    a("--tok-shards", type=int, default=8, help="shards to have before training the tokenizer (~250M chars each)")
+    a("--tok-max-chars", type=int, default=2_000_000_000)
+    a("--vocab-size", type=int, default=32768)
+    a("--eval-tokens", type=int, default=defaults.get("eval_tokens", 80 * 524288))
+    a("--core-max-per-task", type=int, default=defaults.get("core_max_per_task", -1), help="-1: every example")
+    a("--save-every", type=int, default=defaults.get("save_every", 1000))
+    a("--tag", default=None, help="run name (default d{depth})")
+    a("--data-dir", default=None)
+    a("--stages", nargs="+", default=STAGES, choices=STAGES, help="run only these stages")
+    a("--gpu-hour-usd", type=float, default=defaults.get("gpu_hour_usd"), help="for the cost line of the report")
+    a("--dry-run", action="store_true", help="print the plan and the commands, run nothing")
+    return ap
+
+
+def gpu_pipeline(args, title: str):
+    import torch
+    nproc = args.nproc or max(1, torch.cuda.device_count())
+    tag = args.tag or f"d{args.depth}"
+    p = plan_for(args.depth, args.vocab_size, device_batch_size=1, world_size=nproc, window_pattern=args.window_pattern,
+                 target_param_data_ratio=args.target_param_data_ratio)
+    meta = build_model(p, meta_only=True)
+    # --- refuse what cannot fit before anything is downloaded or allocated
+    if torch.cuda.is_available():
+        free = torch.cuda.mem_get_info()[0]
+        if args.device_batch_size == "auto":
+            B = largest_fitting_batch(meta, p.sequence_len, nproc, p.total_batch_size, free, start=32)
+            if B is None: raise SystemExit(f"d{args.depth} does not fit {torch.cuda.get_device_name()} even at device batch 1")
+        else:
+            B = int(args.device_batch_size)
+            try: check_memory(meta, B, p.sequence_len, nproc, p.total_batch_size, "cuda")
+            except RuntimeError as e: raise SystemExit(f"refused: {e}")
+    elif not args.dry_run:
+        raise SystemExit("this run needs CUDA GPUs; on a CPU use `python runs/cpu.py` (or pass --dry-run to see the plan)")
+    else: B = 32 if args.device_batch_size == "auto" else int(args.device_batch_size)
+    p = plan_for(args.depth, args.vocab_size, device_batch_size=B, world_size=nproc, window_pattern=args.window_pattern,
+                 target_param_data_ratio=args.target_param_data_ratio,
+                 num_iterations=args.num_iterations if args.num_iterations > 0 else None)
+    root = run_dir(tag)
+    train_flags = config_args(depth=args.depth, device_batch_size=B, window_pattern=args.window_pattern,
+                              target_param_data_ratio=args.target_param_data_ratio, fp8=args.fp8, tag=tag, run=tag,
+                              save_every=args.save_every, eval_tokens=args.eval_tokens, core_metric_every=-1,
+                              resume_from_step="auto", data_dir=args.data_dir,
+                              num_iterations=args.num_iterations if args.num_iterations > 0 else None)
+    def launch(module, flags):
+        return torchrun_cmd(nproc, module, flags) if nproc > 1 else [sys.executable, "-m", module, *flags]
+    pre_cmd = launch("archerchat.train", train_flags)
+    eval_cmd = launch("archerchat.train", config_args(tag=tag, eval_only=True, eval_tokens=args.eval_tokens, device_batch_size=B,
+                                  core_metric_max_per_task=args.core_max_per_task, data_dir=args.data_dir))
+    dl = lambda n: [sys.executable, "-m", "archerchat.data", "download", "-n", str(n)] + (["--data-dir", args.data_dir] if args.data_dir else [])
+    print_plan(f"{title}: {tag} on {nproc} GPU(s), run directory {root}", p, args.stages, [
+        f"data: {args.tok_shards} shards for the tokenizer, then {args.num_shards} in the background",
+        f"tokenizer: vocab {args.vocab_size:,} on {args.tok_max_chars:,} characters",
+        "pretrain: " + " ".join(pre_cmd[1:]), "base eval: " + " ".join(eval_cmd[1:]),
+        "environment: NCCL_NVLS_ENABLE=0 TORCH_SYMM_MEM_DISABLE_MULTICAST=1 NVSHMEM_DISABLE_NVLS=1"])
+    if args.dry_run: return dict(plan=p, pretrain=pre_cmd, base_eval=eval_cmd)
+
+    done, bg = {}, None
+    want = set(args.stages)
+    if "data" in want:
+        done["data"] = run_stage(root, "data", lambda: (run_cmd(dl(args.tok_shards)), {"shards": args.tok_shards})[1])
+        if not (root / "stages" / "pretrain.json").exists():   # the rest downloads while the tokenizer trains
+            print("$", " ".join(dl(args.num_shards)), "&", flush=True)
+            bg = subprocess.Popen(dl(args.num_shards), env=launch_env())
+    if "tokenizer" in want:
+        done["tokenizer"] = run_stage(root, "tokenizer", lambda: ensure_tokenizer(args.vocab_size, args.tok_max_chars, args.data_dir))
+    if bg is not None:
+        print("waiting for the data download to finish...", flush=True)
+        if bg.wait() != 0: raise SystemExit("the data download failed; run the same command again to resume it")
+    if "pretrain" in want:
+        def pretrain_stage():
+            rc = run_cmd(pre_cmd, check=False)
+            if rc == 130: return dict(status="interrupted")
+            if rc != 0: raise SystemExit(f"pretraining failed (exit status {rc}); fix the cause and run the same command to resume")
+            return dict(command=" ".join(pre_cmd))
+        done["pretrain"] = run_stage(root, "pretrain", pretrain_stage)
+        if done["pretrain"]["status"] != "done": raise SystemExit("pretraining was interrupted; run the same command again to resume it")
+    if "base_eval" in want:
+        done["base_eval"] = run_stage(root, "base_eval", lambda: (run_cmd(eval_cmd), dict(command=" ".join(eval_cmd)))[1])
+    chat = None
+    for name, module in (("sft", "sft"), ("chat_eval", "chat_eval")):   # 06's command lines, once they exist
+        if name not in want: continue
+        if optional_stage(module, ["main"]) is None:
+            print(f"[stage {name}] skipped: archerchat.{module} has no command line yet")
+            done[name] = dict(status="skipped", wall_s=0.0); continue
+        cmd = launch(f"archerchat.{module}", ["--model-tag", tag])
+        done[name] = run_stage(root, name, lambda cmd=cmd: (run_cmd(cmd), dict(command=" ".join(cmd)))[1])
+    if "report" in want:
+        rep = run_stage(root, "report", lambda: dict(path=str(write_report(root, title=f"{title}: {tag}", stages=done, chat=chat,
+                                                                           n_gpus=nproc, gpu_hour_usd=args.gpu_hour_usd))), redo=True)
+        print(f"report: {rep['path']}")
+    return done

@@ -1,0 +1,160 @@
+"""Training throughput of the real thing (issue 12): the real model at a given depth, the real loader on real text,
+N compiled steps of the real optimizer at the real total batch (gradient accumulation included), one table row per
+configuration.
+
+    python runs/bench_train.py                                  # d12 and d20 at device batch 32, d24 at 16; SSSL and L
+    python runs/bench_train.py --depth 20 --window SSSL --attn flex sdpa --device-batch-size 32
+    python runs/bench_train.py --depth 20 --window L --fp8
+    python runs/bench_train.py --data-dir ../shared/data/text --out bench/train_$(git rev-parse --short HEAD).json
+    python runs/bench_train.py --smoke                          # tiny, on CPU, in seconds: checks the script works
+
+Columns: depth, window pattern, attention backends (full / windowed layers), device batch, tokens/s, MFU against
+989 TFLOP/s (an H100's dense bf16 peak, nanochat's convention: FLOPs/token from estimate_flops, which counts attention
+only inside each window), median step time, optimizer share of the step (GPU time of optimizer.step measured with CUDA
+events, no extra host sync), peak memory, compile time (first step minus a median step). Each configuration runs in a
+fresh process (clean memory and compile state). Writes the rows and the environment as JSON to --out
+(default <base_dir>/bench/bench_train.json) for comparison across commits.
+"""
+import argparse, itertools, json, os, subprocess, sys, tempfile, time
+from pathlib import Path
+
+H100_PEAK = 989e12
+DEFAULT_BATCH = {12: 32, 20: 32, 24: 16}
+
+
+def one(cfg: dict) -> dict:
+    "Benchmark one configuration in this process; returns its row."
+    import torch
+    if cfg["attn"] != "auto": os.environ["ARCHERCHAT_ATTN"] = cfg["attn"]
+    from archerchat.common import autodetect_device_type, compute_init
+    from archerchat.data import PackedLoader
+    from archerchat.train import (plan_for, build_model, setup_optimizer, apply_schedules, convert_to_fp8, check_memory,
+                                  _tokenizer_api, reference_lrs_for)
+    _, _, _, _, device = compute_init(cfg["device_type"] or autodetect_device_type())
+    tok = _tokenizer_api()[1]()
+    B, T = cfg["device_batch_size"], cfg["seq_len"]
+    p = plan_for(cfg["depth"], tok.get_vocab_size(), sequence_len=T, device_batch_size=B, window_pattern=cfg["window"],
+                 total_batch_size=cfg["total_batch_size"], num_iterations=1000, aspect_ratio=cfg["aspect_ratio"],
+                 head_dim=cfg["head_dim"])
+    meta = build_model(p, device, meta_only=True)
+    from archerchat.common import compute_dtype
+    check_memory(meta, B, T, 1, p.total_batch_size, device, compute_dtype(device))
+    model = build_model(p, device)
+    if cfg["fp8"] and device.type == "cuda": convert_to_fp8(model)
+    cmodel = torch.compile(model, dynamic=False) if cfg["compile"] else model
+    opt = setup_optimizer(model, p)
+    cuda = device.type == "cuda"
+    sync = torch.cuda.synchronize if cuda else (lambda: None)
+    loader = PackedLoader(tok, B, T, "train", data_dir=cfg["data_dir"], device=device)
+    times, opt_times = [], []
+    try:
+        for step in range(cfg["warmup"] + cfg["steps"]):
+            sync(); t0 = time.perf_counter()
+            for _ in range(p.grad_accum_steps):
+                x, y, _ = next(loader)
+                (cmodel(x, y) / p.grad_accum_steps).backward()
+            if cuda:
+                e0, e1 = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True); e0.record()
+            else: o0 = time.perf_counter()
+            apply_schedules(opt, step, p); opt.step(); model.zero_grad(set_to_none=True)
+            if cuda: e1.record()
+            sync(); t1 = time.perf_counter()
+            times.append(t1 - t0)
+            opt_times.append(e0.elapsed_time(e1) / 1e3 if cuda else t1 - o0)
+    finally:
+        loader.close()
+    timed = sorted(times[cfg["warmup"]:]); med = timed[len(timed) // 2]
+    opt_med = sorted(opt_times[cfg["warmup"]:])[len(timed) // 2]
+    tok_s = p.total_batch_size / med
+    return dict(depth=cfg["depth"], window=cfg["window"], attn=getattr(model, "attn_backend_info", cfg["attn"]),
+                device_batch_size=B, seq_len=T, total_batch_size=p.total_batch_size, grad_accum=p.grad_accum_steps,
+                fp8=cfg["fp8"], compile=cfg["compile"], tok_per_sec=tok_s,
+                mfu=100 * p.flops_per_token * tok_s / H100_PEAK if cuda else None, step_s=med, optimizer_share=opt_med / med,
+                peak_mem_gib=torch.cuda.max_memory_allocated(device) / 2**30 if cuda else None,
+                compile_s=max(0.0, times[0] - med), flops_per_token=p.flops_per_token, device=str(device),
+                gpu=torch.cuda.get_device_name(device) if cuda else None, steps=cfg["steps"])
+
+
+def short_attn(info: str) -> str:
+    "'attention: sdpa for full-context layers, flex for sliding-window layers (...)' -> 'sdpa/flex'."
+    if not info.startswith("attention:"): return info
+    words = info.split()
+    return f"{words[1]}/{words[5]}" if len(words) > 5 else info
+
+
+def fmt_row(r: dict) -> str:
+    if "error" in r:
+        return f"| d{r['depth']} | {r['window']} | {r['attn']} | {r['device_batch_size']} | error: {r['error'][:80]} |"
+    f = lambda v, s: "-" if v is None else s.format(v)
+    return (f"| d{r['depth']} | {r['window']} | {short_attn(r['attn'])}{' fp8' if r['fp8'] else ''} | {r['device_batch_size']} | "
+            f"{r['tok_per_sec']:,.0f} | {f(r['mfu'], '{:.1f}%')} | {r['step_s']:.3f} | {r['optimizer_share']:.1%} | "
+            f"{f(r['peak_mem_gib'], '{:.1f}')} | {r['compile_s']:.0f} |")
+
+
+HEADER = ("| depth | window | attention | device batch | tok/s | MFU (989T) | step (s) | optimizer | peak mem (GiB) | compile (s) |\n"
+          "|---|---|---|---:|---:|---:|---:|---:|---:|---:|")
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--depth", type=int, nargs="+", default=[12, 20, 24])
+    ap.add_argument("--window", nargs="+", default=["SSSL", "L"])
+    ap.add_argument("--attn", nargs="+", default=["auto"], help="attention backend(s): auto, flex, sdpa, fa3")
+    ap.add_argument("--device-batch-size", type=int, nargs="+", default=None, help="one per depth (default: 32, 32, 16)")
+    ap.add_argument("--seq-len", type=int, default=2048)
+    ap.add_argument("--total-batch-size", type=int, default=524288, help="tokens per optimizer step (nanochat's anchors: 524288)")
+    ap.add_argument("--steps", type=int, default=10, help="timed steps")
+    ap.add_argument("--warmup", type=int, default=3, help="untimed steps first (the first includes compilation)")
+    ap.add_argument("--fp8", action="store_true")
+    ap.add_argument("--no-compile", dest="compile", action="store_false")
+    ap.add_argument("--data-dir", default=None, help="parquet shards of real text (default: base_data, else the embedded corpus)")
+    ap.add_argument("--device-type", default=None)
+    ap.add_argument("--aspect-ratio", type=int, default=64)
+    ap.add_argument("--head-dim", type=int, default=128)
+    ap.add_argument("--out", default=None, help="JSON output (default <base_dir>/bench/bench_train.json)")
+    ap.add_argument("--smoke", action="store_true", help="tiny CPU run: d2, 64-wide, T=64, 2 steps")
+    ap.add_argument("--one", default=None, help=argparse.SUPPRESS)   # internal: run one configuration, print its row as JSON
+    a = ap.parse_args()
+    if a.one:
+        print("BENCH_ROW " + json.dumps(one(json.loads(a.one))), flush=True); return
+
+    env = dict(os.environ)
+    if a.smoke:
+        a.depth, a.window, a.device_batch_size, a.seq_len, a.total_batch_size = [2], ["SL"], [4], 64, 512
+        a.steps, a.warmup, a.compile, a.device_type, a.aspect_ratio, a.head_dim = 2, 1, False, "cpu", 32, 32
+        env.setdefault("OMP_NUM_THREADS", "1")
+        from archerchat.common import base_dir
+        from archerchat.train import _tokenizer_api
+        try: _tokenizer_api()[1]()
+        except FileNotFoundError:       # no tokenizer yet: train a tiny one in a throw-away base dir
+            env["ARCHERCHAT_BASE_DIR"] = tempfile.mkdtemp(prefix="bench-train-smoke-")
+            subprocess.run([sys.executable, "-c", "from archerchat.train import ensure_tokenizer; ensure_tokenizer(512, 200_000)"],
+                           env=env, check=True, capture_output=True)
+    batches = a.device_batch_size or [DEFAULT_BATCH.get(d, 32) for d in a.depth]
+    if len(batches) == 1: batches = batches * len(a.depth)
+    if len(batches) != len(a.depth): raise SystemExit("--device-batch-size takes one value, or one per --depth")
+    rows = []
+    print(HEADER, flush=True)
+    for (depth, B), window, attn in itertools.product(zip(a.depth, batches), a.window, a.attn):
+        cfg = dict(depth=depth, window=window, attn=attn, device_batch_size=B, seq_len=a.seq_len, total_batch_size=a.total_batch_size,
+                   steps=a.steps, warmup=a.warmup, fp8=a.fp8, compile=a.compile, data_dir=a.data_dir, device_type=a.device_type,
+                   aspect_ratio=a.aspect_ratio, head_dim=a.head_dim)
+        proc = subprocess.run([sys.executable, __file__, "--one", json.dumps(cfg)], env=env, capture_output=True, text=True)
+        line = next((l for l in proc.stdout.splitlines() if l.startswith("BENCH_ROW ")), None)
+        if line: row = json.loads(line[len("BENCH_ROW "):])
+        else:
+            err = (proc.stderr.strip().splitlines() or ["no output"])[-1]
+            row = dict(cfg, error=err)
+        rows.append(row)
+        print(fmt_row(row), flush=True)
+    from archerchat.common import base_dir, atomic_write
+    from archerchat.train import environment
+    out = Path(a.out) if a.out else base_dir() / "bench" / "bench_train.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_write(out, "w") as f: json.dump(dict(environment=environment(), time=time.time(), rows=rows), f, indent=1)
+    print(f"wrote {out}")
+    if any("error" in r for r in rows): sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()
