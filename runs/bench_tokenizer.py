@@ -22,15 +22,17 @@ def child(args):
     train_shards, _ = _shards(args.data_dir)
     texts = list(iter_texts(train_shards, args.max_chars, args.doc_cap))
     rss0 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    t0 = time.perf_counter()
+    def cpu():
+        return sum(r.ru_utime + r.ru_stime for r in map(resource.getrusage, (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)))
+    c0, t0 = cpu(), time.perf_counter()
     if args.child == "rustbpe":
         tok = train_rustbpe(iter(texts), args.vocab_size)
         info = {}
     else:
         tok = Tokenizer.train_from_iterator(iter(texts), args.vocab_size, num_proc=args.num_proc)
         info = dict(tok.train_info)
-    dt = time.perf_counter() - t0
-    res = dict(trainer=args.child, train_s=dt, n_chars=sum(map(len, texts)), n_docs=len(texts),
+    dt, dcpu = time.perf_counter() - t0, cpu() - c0
+    res = dict(trainer=args.child, train_s=dt, cpu_s=dcpu, n_chars=sum(map(len, texts)), n_docs=len(texts),
                rss_after_loading_text_mb=rss0,
                peak_rss_main_mb=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
                peak_rss_workers_mb=resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024,
@@ -106,28 +108,30 @@ def main():
     summary = {}
     toks = {name: Tokenizer(rs[-1]["ranks"]) for name, rs in runs.items()}
     for name, rs in runs.items():
-        s = dict(train_s_median=statistics.median(x["train_s"] for x in rs), train_s_all=[round(x["train_s"], 3) for x in rs],
+        med = sorted(rs, key=lambda x: x["train_s"])[(len(rs) - 1) // 2]        # the median run (lower median)
+        s = dict(train_s_median=med["train_s"], train_s_all=[round(x["train_s"], 3) for x in rs],
+                 cpu_s_median=statistics.median(x["cpu_s"] for x in rs), train_s_min=min(x["train_s"] for x in rs),
                  peak_rss_main_mb=max(x["peak_rss_main_mb"] for x in rs), peak_rss_workers_mb=max(x["peak_rss_workers_mb"] for x in rs),
                  peak_tree_pss_mb=max(x["peak_tree_pss_mb_polled"] for x in rs),
                  rss_after_loading_text_mb=rs[0]["rss_after_loading_text_mb"],
                  bytes_per_token=bytes_per_token(toks[name], val), encode_MB_per_s=encode_throughput(toks[name], val))
         if name == "ours":
             for k in ("split_count_s", "merge_s", "index_s", "merge_loop_s", "n_distinct_chunks", "n_chunks", "n_candidates", "n_heap_pops"):
-                vals = [x[k] for x in rs]
-                s[k] = statistics.median(vals) if isinstance(vals[0], float) else vals[0]
+                s[k] = med[k]                                                   # breakdown of the median run
         summary[name] = s
     o, rb = summary["ours"], summary["rustbpe"]
     report = dict(data_dir=args.data_dir, val_shard=str(val_shard), vocab_size=args.vocab_size, doc_cap=args.doc_cap,
                   n_chars=runs["ours"][0]["n_chars"], n_docs=runs["ours"][0]["n_docs"], cpu_count=os.cpu_count(),
-                  time_ratio=o["train_s_median"] / rb["train_s_median"],
+                  time_ratio=o["train_s_median"] / rb["train_s_median"], time_ratio_best=o["train_s_min"] / rb["train_s_min"],
+                  cpu_ratio=o["cpu_s_median"] / rb["cpu_s_median"],
                   compression_ratio=o["bytes_per_token"] / rb["bytes_per_token"],
                   identical_vocab=toks["ours"].ranks == toks["rustbpe"].ranks, **summary)
     print(f"\n{report['n_chars']:,} chars ({report['n_docs']} docs, cap {args.doc_cap}) from {args.data_dir}, vocab {args.vocab_size}, {os.cpu_count()} cores")
-    print(f"{'':10s} {'train s':>8s} {'RSS main':>9s} {'RSS wrk':>8s} {'tree PSS':>9s} {'bytes/tok':>10s} {'enc MB/s':>9s}")
+    print(f"{'':10s} {'train s':>8s} {'best s':>7s} {'CPU s':>6s} {'RSS main':>9s} {'RSS wrk':>8s} {'tree PSS':>9s} {'bytes/tok':>10s} {'enc MB/s':>9s}")
     for name, s in summary.items():
-        print(f"{name:10s} {s['train_s_median']:8.2f} {s['peak_rss_main_mb']:9.0f} {s['peak_rss_workers_mb']:8.0f} "
+        print(f"{name:10s} {s['train_s_median']:8.2f} {s['train_s_min']:7.2f} {s['cpu_s_median']:6.2f} {s['peak_rss_main_mb']:9.0f} {s['peak_rss_workers_mb']:8.0f} "
               f"{s['peak_tree_pss_mb']:9.0f} {s['bytes_per_token']:10.4f} {s['encode_MB_per_s']:9.1f}")
-    print(f"ours/rustbpe time {report['time_ratio']:.2f}x; ours: split+count {o['split_count_s']:.2f} s, pair index {o['index_s']:.2f} s, "
+    print(f"ours/rustbpe time {report['time_ratio']:.2f}x (median), {report['time_ratio_best']:.2f}x (best), CPU {report['cpu_ratio']:.2f}x; ours: split+count {o['split_count_s']:.2f} s, pair index {o['index_s']:.2f} s, "
           f"merge loop {o['merge_loop_s']:.2f} s, rest {o['train_s_median'] - o['split_count_s'] - o['merge_s']:.2f} s "
           f"({o['n_chunks']:,} chunks, {o['n_distinct_chunks']:,} distinct); compression ratio {report['compression_ratio']:.4f}; "
           f"identical vocab: {report['identical_vocab']}")
