@@ -28,10 +28,10 @@ def one(cfg: dict) -> dict:
     if cfg["attn"] != "auto": os.environ["ARCHERCHAT_ATTN"] = cfg["attn"]
     from archerchat.common import autodetect_device_type, compute_init
     from archerchat.data import PackedLoader
-    from archerchat.train import (plan_for, build_model, setup_optimizer, apply_schedules, convert_to_fp8, check_memory,
-                                  _tokenizer_api, reference_lrs_for)
+    from archerchat.tokenizer import get_tokenizer
+    from archerchat.train import plan_for, build_model, setup_optimizer, apply_schedules, convert_to_fp8, check_memory
     _, _, _, _, device = compute_init(cfg["device_type"] or autodetect_device_type())
-    tok = _tokenizer_api()[1]()
+    tok = get_tokenizer()
     B, T = cfg["device_batch_size"], cfg["seq_len"]
     p = plan_for(cfg["depth"], tok.get_vocab_size(), sequence_len=T, device_batch_size=B, window_pattern=cfg["window"],
                  total_batch_size=cfg["total_batch_size"], num_iterations=1000, aspect_ratio=cfg["aspect_ratio"],
@@ -124,8 +124,8 @@ def main():
         a.steps, a.warmup, a.compile, a.device_type, a.aspect_ratio, a.head_dim = 2, 1, False, "cpu", 32, 32
         env.setdefault("OMP_NUM_THREADS", "1")
         from archerchat.common import base_dir
-        from archerchat.train import _tokenizer_api
-        try: _tokenizer_api()[1]()
+        from archerchat.tokenizer import get_tokenizer
+        try: get_tokenizer()
         except FileNotFoundError:       # no tokenizer yet: train a tiny one in a throw-away base dir
             env["ARCHERCHAT_BASE_DIR"] = tempfile.mkdtemp(prefix="bench-train-smoke-")
             subprocess.run([sys.executable, "-c", "from archerchat.train import ensure_tokenizer; ensure_tokenizer(512, 200_000)"],

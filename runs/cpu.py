@@ -11,6 +11,7 @@ recorded there: run the same command again to continue after an interruption.
 import argparse
 from archerchat.train import (TrainConfig, pretrain, evaluate_base, write_report, run_stage, print_plan,
                               plan_for, run_dir, ensure_tokenizer, optional_stage, reference_lrs_for)
+from archerchat.evaluation import embedded_core_dir
 
 ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
 ap.add_argument("--smoke", action="store_true", help="toy sizes: the whole pipeline in seconds")
@@ -19,7 +20,7 @@ ap.add_argument("--num-iterations", type=int, default=None)
 args = ap.parse_args()
 
 if args.smoke:
-    VOCAB, MAX_CHARS, SFT_STEPS, CHAT_N, CORE_N = 512, 300_000, 4, 4, 2
+    VOCAB, MAX_CHARS, SFT_STEPS, CHAT_N, CORE_N = 512, 300_000, 4, 4, 12
     cfg = TrainConfig(depth=2, aspect_ratio=32, head_dim=32, max_seq_len=64, window_pattern="SL", device_batch_size=4,
                       total_batch_size=512, num_iterations=args.num_iterations or 6, warmup_steps=2, eval_every=3,
                       eval_tokens=2048, core_metric_every=-1, sample_every=-1, save_every=3, device_type="cpu",
@@ -46,10 +47,8 @@ def stage_pretrain():
 
 
 def stage_base_eval():
-    fns = optional_stage("evaluation", ["embedded_core_dir"])
-    core_dir = str(fns[0]()) if fns else None
-    r = evaluate_base(cfg.tag, eval_tokens=cfg.eval_tokens, core_max_per_task=CORE_N if core_dir else 0,
-                      core_data_dir=core_dir, device_type="cpu")
+    r = evaluate_base(cfg.tag, eval_tokens=cfg.eval_tokens, core_max_per_task=CORE_N, core_data_dir=embedded_core_dir(),
+                      device_type="cpu")
     return dict(val_bpb=r["val_bpb"], core_metric=(r.get("core") or {}).get("core_metric"))
 
 
