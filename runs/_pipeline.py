@@ -2,7 +2,7 @@
 -> SFT -> chat eval -> report, each stage recorded when done so that re-running the script continues the pipeline.
 Pretraining and evaluation run as `python -m archerchat.train` (torchrun when more than one GPU), so they are the same
 code a user would launch by hand; the commands are printed before they run."""
-import argparse, subprocess, sys, time
+import argparse, json, subprocess, sys, time
 from archerchat.common import base_dir
 from archerchat.train import (plan_for, build_model, check_memory, largest_fitting_batch, run_dir, run_stage, print_plan,
                               write_report, ensure_tokenizer, optional_stage, launch_env, torchrun_cmd, run_cmd, config_args)
@@ -30,6 +30,7 @@ def parser(description: str, **defaults) -> argparse.ArgumentParser:
     a("--tag", default=None, help="run name (default d{depth})")
     a("--data-dir", default=None)
     a("--stages", nargs="+", default=STAGES, choices=STAGES, help="run only these stages")
+    a("--sft-source", default=None, help="SFT task data for archerchat.sft: hub | embedded | a mirror directory")
     a("--gpu-hour-usd", type=float, default=defaults.get("gpu_hour_usd"), help="for the cost line of the report")
     a("--dry-run", action="store_true", help="print the plan and the commands, run nothing")
     return ap
@@ -69,11 +70,15 @@ def gpu_pipeline(args, title: str):
     pre_cmd = launch("archerchat.train", train_flags)
     eval_cmd = launch("archerchat.train", config_args(tag=tag, eval_only=True, eval_tokens=args.eval_tokens, device_batch_size=B,
                                   core_metric_max_per_task=args.core_max_per_task, data_dir=args.data_dir))
+    chat_out = root / "chat_eval.json"
+    sft_cmd = launch("archerchat.sft", ["train", "--model-tag", tag, "--run", tag] + (["--source", args.sft_source] if args.sft_source else []))
+    chat_cmd = launch("archerchat.sft", ["eval", "-i", "sft", "-g", tag, "--out", str(chat_out)] + (["--source", args.sft_source] if args.sft_source else []))
     dl = lambda n: [sys.executable, "-m", "archerchat.data", "download", "-n", str(n)] + (["--data-dir", args.data_dir] if args.data_dir else [])
     print_plan(f"{title}: {tag} on {nproc} GPU(s), run directory {root}", p, args.stages, [
         f"data: {args.tok_shards} shards for the tokenizer, then {args.num_shards} in the background",
         f"tokenizer: vocab {args.vocab_size:,} on {args.tok_max_chars:,} characters",
         "pretrain: " + " ".join(pre_cmd[1:]), "base eval: " + " ".join(eval_cmd[1:]),
+        "sft: " + " ".join(sft_cmd[1:]), "chat eval: " + " ".join(chat_cmd[1:]),
         "environment: NCCL_NVLS_ENABLE=0 TORCH_SYMM_MEM_DISABLE_MULTICAST=1 NVSHMEM_DISABLE_NVLS=1"])
     if args.dry_run: return dict(plan=p, pretrain=pre_cmd, base_eval=eval_cmd)
 
@@ -99,14 +104,14 @@ def gpu_pipeline(args, title: str):
         if done["pretrain"]["status"] != "done": raise SystemExit("pretraining was interrupted; run the same command again to resume it")
     if "base_eval" in want:
         done["base_eval"] = run_stage(root, "base_eval", lambda: (run_cmd(eval_cmd), dict(command=" ".join(eval_cmd)))[1])
-    chat = None
-    for name, module in (("sft", "sft"), ("chat_eval", "chat_eval")):   # 06's command lines, once they exist
+    sft_ok = optional_stage("sft", ["main", "sft_train", "chat_eval"]) is not None   # 06's command line, once it is on main
+    for name, cmd in (("sft", sft_cmd), ("chat_eval", chat_cmd)):
         if name not in want: continue
-        if optional_stage(module, ["main"]) is None:
-            print(f"[stage {name}] skipped: archerchat.{module} has no command line yet")
+        if not sft_ok:
+            print(f"[stage {name}] skipped: archerchat.sft has no command line yet")
             done[name] = dict(status="skipped", wall_s=0.0); continue
-        cmd = launch(f"archerchat.{module}", ["--model-tag", tag])
         done[name] = run_stage(root, name, lambda cmd=cmd: (run_cmd(cmd), dict(command=" ".join(cmd)))[1])
+    chat = json.loads(chat_out.read_text())["results"] if chat_out.exists() else None
     if "report" in want:
         rep = run_stage(root, "report", lambda: dict(path=str(write_report(root, title=f"{title}: {tag}", stages=done, chat=chat,
                                                                            n_gpus=nproc, gpu_hour_usd=args.gpu_hour_usd))), redo=True)

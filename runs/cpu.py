@@ -8,9 +8,9 @@ Artifacts go under $ARCHERCHAT_BASE_DIR (default ~/.cache/archerchat); the run d
 base_checkpoints/<tag>/ (checkpoints, metrics.jsonl, report.md, curves.png, stages/). Every finished stage is
 recorded there: run the same command again to continue after an interruption.
 """
-import argparse
+import argparse, json, sys
 from archerchat.train import (TrainConfig, pretrain, evaluate_base, write_report, run_stage, print_plan,
-                              plan_for, run_dir, ensure_tokenizer, optional_stage, reference_lrs_for)
+                              plan_for, run_dir, ensure_tokenizer, optional_stage, reference_lrs_for, run_cmd)
 from archerchat.evaluation import embedded_core_dir
 
 ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -29,7 +29,7 @@ else:
     VOCAB, MAX_CHARS, SFT_STEPS, CHAT_N, CORE_N = 4096, 4_000_000, 40, 20, 16
     # d4, 256 wide, 128-token rows, 2,048 tokens a step; at this batch the plan's sqrt(B/B_ref) lr scaling would
     # leave lrs ~16x too small for 250 steps, so we train with nanochat's d12 learning rates (see reference_lrs_for)
-    cfg = TrainConfig(depth=4, aspect_ratio=64, head_dim=64, max_seq_len=128, window_pattern="SL", device_batch_size=8,
+    cfg = TrainConfig(depth=4, aspect_ratio=64, head_dim=64, max_seq_len=128, window_pattern="L", device_batch_size=8,
                       total_batch_size=2048, num_iterations=args.num_iterations or 250, warmup_steps=10, eval_every=50,
                       eval_tokens=16 * 1024, core_metric_every=-1, sample_every=125, save_every=50, device_type="cpu",
                       log_every=10, tag=args.tag or "cpu-d4", resume_from_step="auto", **reference_lrs_for(2048))
@@ -52,16 +52,24 @@ def stage_base_eval():
     return dict(val_bpb=r["val_bpb"], core_metric=(r.get("core") or {}).get("core_metric"))
 
 
+SFT_AVAILABLE = optional_stage("sft", ["main", "sft_train", "chat_eval"]) is not None
+CHAT_OUT = root / "chat_eval.json"
+
+
 def stage_sft():
-    fns = optional_stage("sft", ["sft_train"])
-    if fns is None: return dict(status="skipped", why="archerchat.sft.sft_train is not available yet")
-    return dict(result=fns[0](model_tag=cfg.tag, num_iterations=SFT_STEPS, device_type="cpu"))
+    if not SFT_AVAILABLE: return dict(status="skipped", why="archerchat.sft has no command line yet")
+    cmd = [sys.executable, "-m", "archerchat.sft", "train", "--source", "embedded", "--model-tag", cfg.tag, "--run", cfg.tag,
+           "--num-iterations", str(SFT_STEPS), "--device-type", "cpu"]
+    run_cmd(cmd)
+    return dict(command=" ".join(cmd[1:]))
 
 
 def stage_chat_eval():
-    fns = optional_stage("sft", ["chat_eval"])
-    if fns is None: return dict(status="skipped", why="archerchat.sft.chat_eval is not available yet")
-    return dict(results=fns[0](model_tag=cfg.tag, max_problems=CHAT_N, device_type="cpu"))
+    if not SFT_AVAILABLE: return dict(status="skipped", why="archerchat.sft has no command line yet")
+    cmd = [sys.executable, "-m", "archerchat.sft", "eval", "-i", "sft", "-g", cfg.tag, "-x", str(CHAT_N), "--source", "embedded",
+           "--device-type", "cpu", "--out", str(CHAT_OUT)]
+    run_cmd(cmd)
+    return dict(results=json.loads(CHAT_OUT.read_text())["results"])
 
 
 done = {}
