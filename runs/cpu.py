@@ -1,6 +1,6 @@
 """The embedded default run: the whole ArcherChat pipeline, tiny, on CPU, on the corpus shipped in the package.
 
-    python runs/cpu.py            # tokenizer -> d4 pretrain (a few hundred steps) -> bpb -> CORE (bundled subset)
+    python runs/cpu.py            # tokenizer -> d4 pretrain (200 steps) -> bpb -> CORE (bundled subset)
                                   # -> SFT -> chat eval -> report; a few minutes on 2 cores
     python runs/cpu.py --smoke    # the same stages at toy size, in seconds (what the notebook test runs)
 
@@ -27,11 +27,14 @@ if args.smoke:
                       log_every=2, tag=args.tag or "cpu-smoke", resume_from_step="auto", **reference_lrs_for(512))
 else:
     VOCAB, MAX_CHARS, SFT_STEPS, CHAT_N, CORE_N = 4096, 4_000_000, 40, 20, 16
-    # d4, 256 wide, 128-token rows, 2,048 tokens a step; at this batch the plan's sqrt(B/B_ref) lr scaling would
-    # leave lrs ~16x too small for 250 steps, so we train with nanochat's d12 learning rates (see reference_lrs_for)
-    cfg = TrainConfig(depth=4, aspect_ratio=64, head_dim=64, max_seq_len=128, window_pattern="L", device_batch_size=8,
-                      total_batch_size=2048, num_iterations=args.num_iterations or 250, warmup_steps=10, eval_every=50,
-                      eval_tokens=16 * 1024, core_metric_every=-1, sample_every=125, save_every=50, device_type="cpu",
+    # d4, 256 wide, 512-token rows, 2,048 tokens a step. Two notes on the choices:
+    # * the embedded corpus has long documents and best-fit packing keeps only one row's worth of each (the rest is
+    #   cropped), so longer rows see more distinct text: ~270K tokens per epoch at 512, ~80K at 128;
+    # * at this batch the plan's sqrt(B/B_ref) lr scaling would leave lrs ~16x too small for 200 steps, so we train with
+    #   nanochat's d12 learning rates (see reference_lrs_for).
+    cfg = TrainConfig(depth=4, aspect_ratio=64, head_dim=64, max_seq_len=512, window_pattern="L", device_batch_size=2,
+                      total_batch_size=2048, num_iterations=args.num_iterations or 200, warmup_steps=10, eval_every=50,
+                      eval_tokens=16 * 1024, core_metric_every=-1, sample_every=100, save_every=50, device_type="cpu",
                       log_every=10, tag=args.tag or "cpu-d4", resume_from_step="auto", **reference_lrs_for(2048))
 
 root = run_dir(cfg.tag)
