@@ -449,8 +449,8 @@ def forward(self: GPT, idx, targets=None, kv_cache=None, loss_reduction: str = "
     B, T = idx.shape
     if T > self.rotary_seq_len:
         raise ValueError(f"sequence of {T} tokens is longer than the rotary cache ({self.rotary_seq_len} = 10 x sequence_len)")
-    capturing = idx.is_cuda and torch.cuda.is_current_stream_capturing()   # inside a CUDA graph: no host syncs
-    if not (torch.compiler.is_compiling() or capturing): self._check_inputs(idx, targets, kv_cache)
+    if not torch.compiler.is_compiling() and not (idx.is_cuda and torch.cuda.is_current_stream_capturing()):
+        self._check_inputs(idx, targets, kv_cache)   # (skipped inside a CUDA graph capture: checks ask the device)
     cfg, dt = self.config, self.compute_dtype
     plan = self._attention_plan(T, idx.device, with_masks=kv_cache is None)
     if kv_cache is None:
