@@ -97,11 +97,18 @@ def row_keys(seed: int, num_prompts: int, num_samples: int) -> list[int]:
     if not isinstance(seed, int): raise ValueError(f"seed must be an int, got {seed!r}")
     return [hash32(hash32(hash32(seed & _M32) ^ p) + s) for p in range(num_prompts) for s in range(num_samples)]
 
-def counter_uniform(keys: torch.Tensor, positions: torch.Tensor, vocab_size: int) -> torch.Tensor:
-    "(B, V) uniforms in (0, 1), each a pure function of (row key, position, token id)."
-    k = hash32(hash32(keys.long()) + positions.long())[:, None]                               # (B, 1)
-    ids = hash32(torch.arange(vocab_size, device=keys.device, dtype=torch.long) + 0x9E3779B9)   # (V,)
-    return (((hash32(k ^ ids) >> 9).float() + 0.5) * (1.0 / (1 << 23)))                        # 23 bits: strictly inside (0, 1)
+def counter_uniform(keys: torch.Tensor, positions: torch.Tensor, token_ids) -> torch.Tensor:
+    """Uniforms in (0, 1), each a pure function of (row key, position, token id). `keys`, `positions`: (B,);
+    `token_ids`: an int V (all ids: result (B, V)) or a (B, K) tensor of ids (result (B, K))."""
+    if isinstance(token_ids, int): token_ids = torch.arange(token_ids, device=keys.device, dtype=torch.long)
+    k = hash32(hash32(keys.long()) + positions.long())[:, None]                # (B, 1)
+    ids = hash32(token_ids.long() + 0x9E3779B9)                                 # (V,) or (B, K)
+    return ((hash32(k ^ ids) >> 9).float() + 0.5) * (1.0 / (1 << 23))         # 23 bits: strictly inside (0, 1)
+
+def _nucleus(sorted_z: torch.Tensor, top_p: float) -> torch.Tensor:
+    "Mask logits sorted in descending order outside the top-p nucleus (drop a token once the mass before it reaches p)."
+    p = sorted_z.softmax(-1)
+    return sorted_z.masked_fill(p.cumsum(-1) - p >= top_p, float("-inf"))
 
 @torch.no_grad()
 def sample_next_token(logits: torch.Tensor, temperature: float = 1.0, top_k: int | None = None, top_p: float | None = None,
@@ -110,16 +117,16 @@ def sample_next_token(logits: torch.Tensor, temperature: float = 1.0, top_k: int
     Gumbel-max with counter-based noise from the per-row `keys` and `positions` (B,) (default: key 0, position 0)."""
     if temperature == 0.0: return logits.argmax(dim=-1)
     B, V = logits.shape
-    z = logits.float() / temperature
-    if top_k is not None and 0 < top_k < V:
-        z = z.masked_fill(z < torch.topk(z, top_k, dim=-1).values[:, -1:], float("-inf"))
-    if top_p is not None and top_p < 1.0:
-        zs, order = torch.sort(z, dim=-1, descending=True)
-        p = zs.softmax(-1)
-        zs = zs.masked_fill(p.cumsum(-1) - p >= top_p, float("-inf"))   # drop tokens once the mass before them reaches p
-        z = torch.full_like(z, float("-inf")).scatter(-1, order, zs)
     if keys is None: keys = torch.zeros(B, dtype=torch.long, device=logits.device)
     if positions is None: positions = torch.zeros(B, dtype=torch.long, device=logits.device)
+    z = logits.float() / temperature
+    if (top_k is not None and 0 < top_k < V) or (top_p is not None and top_p < 1.0):
+        # candidates only: the k best (or all, sorted, for top-p alone); noise is drawn for their ids, so the
+        # sample is the same as masking the full vocabulary, at a fraction of the cost
+        z, ids = torch.topk(z, top_k, dim=-1) if top_k is not None and 0 < top_k < V else torch.sort(z, dim=-1, descending=True)
+        if top_p is not None and top_p < 1.0: z = _nucleus(z, top_p)
+        gumbel = -torch.log(-torch.log(counter_uniform(keys, positions, ids)))
+        return ids.gather(-1, (z + gumbel).argmax(dim=-1, keepdim=True))[:, 0]
     gumbel = -torch.log(-torch.log(counter_uniform(keys, positions, V)))
     return (z + gumbel).argmax(dim=-1)
 
@@ -391,6 +398,7 @@ class Engine:
 
     def _use_tool(self, st: RowState):
         code, st.python = self.tokenizer.decode(st.python), None
+        if self.tool is None: return   # no tool: the model's call goes unanswered
         try: out = self.tool(code)
         except Exception as e: out = f"Error: the tool failed ({type(e).__name__}: {e})"
         if out is not None:
