@@ -429,6 +429,9 @@ class GraphDecoder(Decoder):
     def _forward(self, ids): return self.model(ids, kv_cache=self.cache)[:, -1]
 
     def _capture(self, n: int):
+        with torch.cuda.device(self.cache.k.device): self._capture_on_device(n)   # a server thread may serve cuda:1
+
+    def _capture_on_device(self, n: int):
         c = self.cache
         c.attend_len = n
         saved = c.cache_seqlens.clone(), c.prev_embedding.clone()
@@ -450,7 +453,7 @@ class GraphDecoder(Decoder):
         n = self.attend_len()
         if n not in self.graphs: self._capture(n)
         graph, out = self.graphs[n]
-        graph.replay()
+        with torch.cuda.device(self.cache.k.device): graph.replay()
         self.lengths = [m + 1 for m in self.lengths]
         return out
 
