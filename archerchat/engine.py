@@ -17,11 +17,12 @@ __all__ = ['SANDBOX_PRELOAD', 'random_model', 'ByteTokenizer', 'generate_naive',
            'RowState', 'Engine', 'GraphDecoder', 'cast_for_inference']
 
 # %% ../nbs/05_engine.ipynb #ae30cfeb
-def random_model(config: GPTConfig, seed: int = 0, device="cpu") -> GPT:
-    "A `GPT` with random weights in which every path (attention, value embeddings, smear, backout, lambdas) is active. For tests and benchmarks."
+def random_model(config: GPTConfig, seed: int = 0, device="cpu", dtype: torch.dtype | None = None) -> GPT:
+    """A `GPT` with random weights in which every path (attention, value embeddings, smear, backout, lambdas) is active,
+    computing in `dtype` (default: the device's compute dtype). For tests and benchmarks."""
     with torch.device("meta"): model = GPT(config)
     model.to_empty(device=device)
-    model.init_weights()
+    model.init_weights(dtype)
     g = torch.Generator(device="cpu").manual_seed(seed)
     with torch.no_grad():
         for name, p in model.named_parameters():
@@ -424,7 +425,8 @@ class GraphDecoder(Decoder):
         super().__init__(model, batch_size, max_seq_len, bucket)
         self.ids = torch.zeros(batch_size, 1, dtype=torch.long, device=self.cache.k.device)
         self.graphs, self.pool = {}, None
-        self.forward = torch.compile(self._forward, dynamic=False) if compile else self._forward
+        # dynamic=None: after a second bucket (or batch size) dynamo compiles one shape-generic version instead of one per shape
+        self.forward = torch.compile(self._forward) if compile else self._forward
 
     def _forward(self, ids): return self.model(ids, kv_cache=self.cache)[:, -1]
 
