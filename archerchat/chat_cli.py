@@ -8,6 +8,7 @@ import argparse, sys, os, time
 import torch
 from .common import autodetect_device_type, logger
 from .engine import Engine, cast_for_inference
+from .sft import render_for_completion
 
 # %% auto #0
 __all__ = ['ROLES', 'check_messages', 'render_prompt', 'stream_text', 'load_engine', 'write_demo_checkpoint', 'parser', 'main']
@@ -38,16 +39,9 @@ def check_messages(messages, max_messages: int = 500, max_chars: int = 8000) -> 
     return out
 
 def render_prompt(tokenizer, messages) -> list[int]:
-    "Token ids of a validated conversation, ending with `<|assistant_start|>` so the model writes the next assistant turn."
-    messages = check_messages(messages)
-    if messages[0]["role"] == "system":   # merged into the first user turn
-        messages = [{"role": "user", "content": messages[0]["content"] + "\n\n" + messages[1]["content"]}] + messages[2:]
-    sp = tokenizer.encode_special
-    ids = [tokenizer.get_bos_token_id()]
-    for m in messages:
-        start, end = ("<|user_start|>", "<|user_end|>") if m["role"] == "user" else ("<|assistant_start|>", "<|assistant_end|>")
-        ids += [sp(start), *tokenizer.encode(m["content"]), sp(end)]
-    return ids + [sp("<|assistant_start|>")]
+    """Token ids of a validated conversation, ending with `<|assistant_start|>` so the model writes the next assistant
+    turn. The layout is `06`'s `render_for_completion`, the same code that rendered the fine-tuning data."""
+    return render_for_completion(tokenizer, {"messages": check_messages(messages)})
 
 # %% ../nbs/10_chat_cli.ipynb #66ef910e
 def stream_text(engine: Engine, tokens: list[int], **kwargs):
