@@ -48,7 +48,7 @@ setuptools.setup(
     packages = setuptools.find_packages(),
     include_package_data = True,
     # the embedded corpus and evaluation samples ship inside the package (archerchat/assets), so a fresh install runs offline
-    package_data = {cfg['lib_name']: ['assets/*', 'assets/*/*', 'assets/*/*/*', 'assets/*/*/*/*']},
+    package_data = {cfg['lib_name']: ['assets/*', 'assets/*/*', 'assets/*/*/*', 'assets/*/*/*/*', 'assets/*/*/*/*/*']},
     install_requires = requirements,
     extras_require={ 'dev': dev_requirements },
     dependency_links = cfg.get('dep_links','').split(),

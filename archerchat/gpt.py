@@ -160,9 +160,12 @@ def attention(q, k, v, window: int, backend: str = "sdpa", block_mask=None):
     return y.transpose(1, 2)
 
 # %% ../nbs/01_attention_swa.ipynb #0f727f35
-def attention_with_cache(q, k, v, k_cache, v_cache, cache_seqlens, window: int, backend: str = "sdpa"):
+def attention_with_cache(q, k, v, k_cache, v_cache, cache_seqlens, window: int, backend: str = "sdpa",
+                         attend_len: int | None = None):
     """Insert `k`/`v` (B,T,Hkv,D) into `k_cache`/`v_cache` (B,T_max,Hkv,D) at each row's position `cache_seqlens` (B,)
-    and attend `q` (B,T,H,D) over everything cached, causally, at most `window` back. Does not advance `cache_seqlens`."""
+    and attend `q` (B,T,H,D) over everything cached, causally, at most `window` back. Does not advance `cache_seqlens`.
+    With `attend_len` (a static bound on every row's new length), the SDPA path reads keys `[0, attend_len)` and never
+    asks the device for the lengths: no host sync, fixed shapes, so a CUDA graph can capture it (the engine's decode)."""
     if backend == "fa3":
         y = _fa3_interface().flash_attn_with_kvcache(q, k_cache, v_cache, k=k, v=v, cache_seqlens=cache_seqlens,
                                                    causal=True, window_size=(window, 0))
@@ -171,8 +174,10 @@ def attention_with_cache(q, k, v, k_cache, v_cache, cache_seqlens, window: int, 
     pos = cache_seqlens.long()[:, None] + torch.arange(T, device=q.device)   # (B, T) absolute positions
     rows = torch.arange(B, device=q.device)[:, None]
     k_cache[rows, pos], v_cache[rows, pos] = k, v
-    lo = max(0, int(cache_seqlens.min()) - window)                              # no row can see a key before lo
-    hi = int(pos.max()) + 1
+    if attend_len is None:
+        lo = max(0, int(cache_seqlens.min()) - window)                          # no row can see a key before lo
+        hi = int(pos.max()) + 1
+    else: lo, hi = 0, attend_len
     mask = visible(pos, torch.arange(lo, hi, device=q.device), window)[:, None]  # (B, 1, T, hi-lo)
     kk, vv = k_cache[:, lo:hi].transpose(1, 2), v_cache[:, lo:hi].transpose(1, 2)
     y = F.scaled_dot_product_attention(q.transpose(1, 2), kk, vv, attn_mask=mask, enable_gqa=q.size(2) != k.size(2))
@@ -188,11 +193,13 @@ class KVCache:
         self.v = torch.zeros_like(self.k)
         self.cache_seqlens = torch.zeros(batch_size, dtype=torch.int32, device=device)
         self.prev_embedding = torch.zeros(batch_size, 1, n_embd, device=device, dtype=dtype)
+        self.attend_len = None   # optional static bound on row lengths (see attention_with_cache)
 
     @classmethod
     def _of(cls, k, v, cache_seqlens, prev_embedding):
         c = cls.__new__(cls)
         c.k, c.v, c.cache_seqlens, c.prev_embedding = k, v, cache_seqlens, prev_embedding
+        c.attend_len = None
         return c
 
     batch_size = property(lambda self: self.k.size(1))
@@ -318,7 +325,7 @@ class CausalSelfAttention(nn.Module):
         else:
             k_cache, v_cache = kv_cache.layer(self.layer_idx)
             y = attention_with_cache(q, k, v, k_cache, v_cache, kv_cache.cache_seqlens, self.window,
-                                     "fa3" if backend == "fa3" else "sdpa")
+                                     "fa3" if backend == "fa3" else "sdpa", kv_cache.attend_len)
         return self.c_proj(y.reshape(B, T, -1))
 
 class MLP(nn.Module):
@@ -442,7 +449,8 @@ def forward(self: GPT, idx, targets=None, kv_cache=None, loss_reduction: str = "
     B, T = idx.shape
     if T > self.rotary_seq_len:
         raise ValueError(f"sequence of {T} tokens is longer than the rotary cache ({self.rotary_seq_len} = 10 x sequence_len)")
-    if not torch.compiler.is_compiling(): self._check_inputs(idx, targets, kv_cache)
+    if not torch.compiler.is_compiling() and not (idx.is_cuda and torch.cuda.is_current_stream_capturing()):
+        self._check_inputs(idx, targets, kv_cache)   # (skipped inside a CUDA graph capture: checks ask the device)
     cfg, dt = self.config, self.compute_dtype
     plan = self._attention_plan(T, idx.device, with_masks=kv_cache is None)
     if kv_cache is None:
@@ -455,7 +463,7 @@ def forward(self: GPT, idx, targets=None, kv_cache=None, loss_reduction: str = "
     if cfg.smear:   # x_t += lambda * sigmoid(w . x_t[:24]) * x_{t-1}
         first = x.new_zeros(B, 1, x.size(-1)) if kv_cache is None else kv_cache.prev_embedding
         prev = torch.cat([first, x[:, :-1]], dim=1)
-        if kv_cache is not None: kv_cache.prev_embedding = x[:, -1:].clone()
+        if kv_cache is not None: kv_cache.prev_embedding.copy_(x[:, -1:])   # in place: a captured graph keeps it
         gate = self.smear_lambda.to(dt) * torch.sigmoid(self.smear_gate(x[..., :cfg.smear_gate_channels]))
         x = x + gate * prev
     x0, x_mid = x, None

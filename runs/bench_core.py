@@ -6,35 +6,17 @@
 
 The model is a randomly initialised `archerchat.gpt.GPT` of the given depth when that module provides one, else a
 small stand-in causal transformer; the tokenizer is `archerchat.tokenizer.get_tokenizer()` when one has been trained,
-else a BPE stand-in trained with rustbpe on the embedded corpus. Accuracies of a random model are ~baseline; the point
+else an `archerchat.tokenizer.Tokenizer` (vocab 4096) trained here on one shard of the embedded corpus. Accuracies of a random model are ~baseline; the point
 is the time per task. Prints a table and writes JSON to --out (default base_dir()/bench/core.json).
 """
 import argparse, itertools, json, os, time
 from contextlib import nullcontext
 from pathlib import Path
+import pyarrow.parquet as pq
 import torch, torch.nn as nn, torch.nn.functional as F
 from archerchat.common import base_dir, asset_path, compute_init, compute_cleanup, print0, autodetect_device_type
 from archerchat.evaluation import (embedded_core_dir, load_core_tasks, load_task_data, task_data_path, evaluate_task,
                                    centered_score)
-
-SPECIALS = ["<|bos|>", "<|user_start|>", "<|user_end|>", "<|assistant_start|>", "<|assistant_end|>",
-            "<|python_start|>", "<|python_end|>", "<|output_start|>", "<|output_end|>"]
-
-class StandInTokenizer:
-    "rustbpe BPE in tiktoken with the project's tokenizer surface (only what CORE needs)."
-    def __init__(self, vocab_size=4096):
-        import rustbpe, tiktoken, pyarrow.parquet as pq
-        texts = pq.read_table(asset_path("corpus", "shard_00000.parquet")).column("text").to_pylist()
-        t = rustbpe.Tokenizer(); t.train_from_iterator(iter(texts), vocab_size - len(SPECIALS))
-        ranks = {bytes(b): r for b, r in t.get_mergeable_ranks()}
-        self.enc = tiktoken.Encoding(name="standin", pat_str=t.get_pattern(), mergeable_ranks=ranks,
-                                     special_tokens={s: len(ranks) + i for i, s in enumerate(SPECIALS)})
-    def get_vocab_size(self): return self.enc.n_vocab
-    def get_bos_token_id(self): return self.enc.encode_single_token("<|bos|>")
-    def encode(self, texts, prepend=None):
-        pre = [prepend] if prepend is not None else []
-        if isinstance(texts, str): return pre + self.enc.encode_ordinary(texts)
-        return [pre + ids for ids in self.enc.encode_ordinary_batch(texts)]
 
 class StandInLM(nn.Module):
     "A small causal transformer (no positional limit: rotary-free, causal mask only), for timing when GPT is absent."
@@ -63,12 +45,12 @@ def build_model(V, depth, device):
         return StandInLM(V, depth).to(device), "stand-in transformer"
 
 def get_tokenizer():
-    try:
-        from archerchat.tokenizer import get_tokenizer
-        return get_tokenizer(), "archerchat.tokenizer"
-    except Exception as e:
-        print0(f"(archerchat tokenizer unavailable: {type(e).__name__}; training a stand-in BPE on the embedded corpus)")
-        return StandInTokenizer(), "stand-in rustbpe"
+    from archerchat.tokenizer import Tokenizer, get_tokenizer
+    try: return get_tokenizer(), "archerchat.tokenizer"
+    except FileNotFoundError as e:
+        print0(f"(no trained tokenizer: {e}; training a small one on the embedded corpus)")
+        texts = pq.read_table(asset_path("corpus", "shard_00000.parquet")).column("text").to_pylist()
+        return Tokenizer.train_from_iterator(texts, 4096), "archerchat.tokenizer, vocab 4096, embedded corpus"
 
 def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])

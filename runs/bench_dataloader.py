@@ -4,44 +4,19 @@
     python runs/bench_dataloader.py --data-dir ~/.cache/archerchat/base_data --tokenizer ~/.cache/archerchat/tokenizer
     python runs/bench_dataloader.py --smoke               # tiny, on the embedded corpus, a few seconds on CPU
 
---tokenizer: a directory saved by archerchat.tokenizer (Tokenizer.load), or a .pkl written by this script; by default
-archerchat.tokenizer.get_tokenizer() if that works, else a rustbpe stand-in (vocab --vocab) trained on the training
-split of --data-dir (documents capped at 10,000 chars, as nanochat's tok_train) and cached under base_dir()/bench/.
+--tokenizer: a directory saved by archerchat.tokenizer (Tokenizer.load); by default archerchat.tokenizer.get_tokenizer()
+if one has been trained, else an archerchat.tokenizer.Tokenizer (vocab --vocab) trained here on the training split of
+--data-dir (documents capped at 10,000 chars, as nanochat's tok_train) and cached under base_dir()/bench/.
 Goal (issue 7): >= 1M packed tok/s per rank with <= 4 tokenizer threads on the 16-core H100 box.
 """
-import argparse, bisect, hashlib, json, os, pickle, platform, sys, time
+import argparse, bisect, hashlib, json, os, platform, sys, time
 from pathlib import Path
 import numpy as np
 import pyarrow.parquet as pq
 import torch
 from archerchat.common import base_dir, autodetect_device_type
 from archerchat.data import BestFitPacker, PackedLoader, list_shards, split_shards
-
-SPECIALS = ["<|bos|>", "<|user_start|>", "<|user_end|>", "<|assistant_start|>", "<|assistant_end|>",
-            "<|python_start|>", "<|python_end|>", "<|output_start|>", "<|output_end|>"]
-
-class StandInTokenizer:
-    "rustbpe merges in a tiktoken Encoding, with the encode/get_bos_token_id surface of archerchat.tokenizer.Tokenizer."
-    def __init__(self, pattern, ranks):
-        import tiktoken
-        self.pattern, self.ranks = pattern, ranks
-        specials = {s: len(ranks) + i for i, s in enumerate(SPECIALS)}
-        self.enc = tiktoken.Encoding("standin", pat_str=pattern, mergeable_ranks=ranks, special_tokens=specials)
-    @classmethod
-    def train(cls, texts, vocab_size):
-        import rustbpe
-        tok = rustbpe.Tokenizer(); tok.train_from_iterator(iter(texts), vocab_size - len(SPECIALS))
-        return cls(tok.get_pattern(), {bytes(k): v for k, v in tok.get_mergeable_ranks()})
-    def save(self, path):
-        with open(path, "wb") as f: pickle.dump((self.pattern, self.ranks), f)
-    @classmethod
-    def load(cls, path):
-        with open(path, "rb") as f: return cls(*pickle.load(f))
-    def get_vocab_size(self): return self.enc.n_vocab
-    def get_bos_token_id(self): return self.enc.encode_single_token("<|bos|>")
-    def encode(self, texts, prepend=None, num_threads=8):
-        ids = self.enc.encode_ordinary_batch(texts, num_threads=num_threads)
-        return [[prepend] + x for x in ids] if prepend is not None else ids
+from archerchat.tokenizer import Tokenizer, TOKENIZER_FILE, get_tokenizer as trained_tokenizer
 
 def texts_of(files, cap=None):
     for f in files:
@@ -51,21 +26,16 @@ def texts_of(files, cap=None):
 def get_tokenizer(args, train_files):
     if args.tokenizer:
         p = Path(args.tokenizer).expanduser()
-        if p.suffix == ".pkl": return StandInTokenizer.load(p), f"stand-in {p}"
-        from archerchat.tokenizer import Tokenizer
         return Tokenizer.load(p), f"archerchat.tokenizer {p}"
-    try:
-        from archerchat.tokenizer import get_tokenizer as gt
-        return gt(), "archerchat.tokenizer.get_tokenizer()"
-    except Exception as e:
-        why = f"{type(e).__name__}: {e}"[:100]
+    try: return trained_tokenizer(), "archerchat.tokenizer.get_tokenizer()"
+    except FileNotFoundError as e: why = f"{e}"[:100]
     key = hashlib.sha1(("|".join(f"{f}:{f.stat().st_size}" for f in train_files) + str(args.vocab)).encode()).hexdigest()[:10]
-    cache = base_dir() / "bench" / f"standin_{args.vocab}_{key}.pkl"
-    if cache.exists(): return StandInTokenizer.load(cache), f"stand-in (cached {cache})"
+    cache = base_dir() / "bench" / f"tokenizer_{args.vocab}_{key}"
+    if (cache / TOKENIZER_FILE).exists(): return Tokenizer.load(cache), f"archerchat.tokenizer (cached {cache})"
     t0 = time.time()
-    tok = StandInTokenizer.train(texts_of(train_files, cap=10_000), args.vocab)
-    cache.parent.mkdir(parents=True, exist_ok=True); tok.save(cache)
-    return tok, f"rustbpe stand-in, vocab {args.vocab}, trained in {time.time() - t0:.1f}s ({why})"
+    tok = Tokenizer.train_from_iterator(texts_of(train_files, cap=10_000), args.vocab)
+    tok.save(cache)
+    return tok, f"archerchat.tokenizer, vocab {args.vocab}, trained in {time.time() - t0:.1f}s ({why})"
 
 def naive_fill(buffer, row):
     "nanochat's linear-scan best-fit, for reference."

@@ -14,12 +14,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from archerchat.common import base_dir, asset_path
-from archerchat.tokenizer import Tokenizer, _shards, iter_texts, bytes_per_token, train_rustbpe, SPLIT_PATTERN
+from archerchat.tokenizer import Tokenizer, iter_texts, bytes_per_token, train_rustbpe, SPLIT_PATTERN
+from archerchat.data import split_shards
 
 
 def child(args):
     "Train one tokenizer; write its ranks and measurements to args.result."
-    train_shards, _ = _shards(args.data_dir)
+    train_shards = split_shards("train", args.data_dir)
     texts = list(iter_texts(train_shards, args.max_chars, args.doc_cap))
     rss0 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     def cpu():
@@ -94,7 +95,7 @@ def main():
     if args.smoke: args.data_dir, args.vocab_size, args.repeats = str(asset_path("corpus")), 2048, 1
     if args.data_dir is None:
         args.data_dir = "/work/shared/data/text" if Path("/work/shared/data/text").is_dir() else None
-    train_shards, val_shard = _shards(args.data_dir)
+    train_shards, (val_shard,) = split_shards("train", args.data_dir), split_shards("val", args.data_dir)
     args.data_dir = str(train_shards[0].parent)
     runs = {"rustbpe": [], "ours": []}
     with tempfile.TemporaryDirectory() as tmp:
