@@ -341,18 +341,12 @@ def generate_greedy(model, tokenizer, prompt: str, max_tokens: int = 16) -> str:
     return tokenizer.decode(ids[1:])
 
 def sample_prompts(model, tokenizer, prompts=SAMPLE_PROMPTS, max_tokens: int = 16) -> list[str]:
-    "Greedy samples for `prompts`: through 05's engine when it exists, else naively."
-    try:
-        from archerchat.engine import Engine
-        engine = Engine(model, tokenizer)
-        out = []
-        for prompt in prompts:
-            toks = tokenizer.encode(prompt, prepend=tokenizer.get_bos_token_id())
-            seqs, _ = engine.generate_batch(toks, num_samples=1, max_tokens=max_tokens, temperature=0)
-            out.append(tokenizer.decode(seqs[0][1:]))
-        return out
-    except ImportError:
-        return [generate_greedy(model, tokenizer, prompt, max_tokens) for prompt in prompts]
+    "Greedy samples for `prompts` through 05's engine (KV cache, no tool, eager decoding: no CUDA graphs mid-training)."
+    from archerchat.engine import Engine
+    engine = Engine(model, tokenizer, tool=None, decode="eager")
+    seqs, _ = engine.generate_batch([tokenizer.encode(p, prepend=tokenizer.get_bos_token_id()) for p in prompts],
+                                    num_samples=1, max_tokens=max_tokens, temperature=0.0)
+    return [tokenizer.decode(s[1:]) for s in seqs]
 
 # %% ../nbs/07_speedrun.ipynb #b214c0d1
 class StopRequest:
@@ -567,12 +561,18 @@ def _pretrain(cfg, on_step, stop, ddp, rank, world, device, res):
     sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
     session_steps, status = 0, "done"
 
+    # nanochat's name for the run's settings, with the reference (un-scaled) learning rates filled in: SFT inherits them
+    user_config = dict(asdict(cfg), matrix_lr=cfg.matrix_lr or MATRIX_LR, embedding_lr=cfg.embedding_lr or EMBEDDING_LR,
+                       unembedding_lr=cfg.unembedding_lr or UNEMBEDDING_LR, scalar_lr=cfg.scalar_lr or SCALAR_LR,
+                       total_batch_size=p.total_batch_size)
+
     def save(step):
         nonlocal val_bpb
         loop_state = dict(smooth_train_loss=smooth, total_training_time=total_time, val_bpb=val_bpb, min_val_bpb=min_val_bpb,
                           timed_steps=timed_steps)
         meta = dict(step=step, world_size=world, data_world_size=world * k, model_config=asdict(orig_model.config),
-                    plan=_jsonable(p), plan_table=str(p), train_config=asdict(cfg), loop_state=loop_state, val_bpb=val_bpb,
+                    plan=_jsonable(p), plan_table=str(p), train_config=asdict(cfg), user_config=user_config,
+                    loop_state=loop_state, val_bpb=val_bpb,
                     device_batch_size=B, max_seq_len=T, total_batch_size=p.total_batch_size, time=time.time())
         save_checkpoint(ckpt_dir, step, orig_model.state_dict() if master else None, optimizer.state_dict(), meta,
                         rank=rank, loader_state=dict(loaders=consumed, rng=_rng_state(device)), keep_last=cfg.keep_last)
@@ -804,7 +804,7 @@ def evaluate_base(tag: str | None = None, step: int | None = None, *, eval_token
         if core_max_per_task:
             core = evaluate_core(model, tokenizer, device, max_per_task=None if core_max_per_task < 0 else core_max_per_task,
                              data_dir=core_data_dir, max_seq_len=model.rotary_seq_len, verbose=rank == 0)
-            out["core"] = {k: core[k] for k in ("core_metric", "results", "centered_results", "missing", "num_examples") if k in core}
+            out["core"] = core
         if samples and rank == 0:
             out["samples"] = sample_prompts(model, tokenizer)
             for s in out["samples"]: print0(f"  sample: {s!r}")

@@ -21,12 +21,17 @@ args = ap.parse_args()
 
 if args.smoke:
     VOCAB, MAX_CHARS, SFT_STEPS, CHAT_N, CORE_N = 512, 300_000, 4, 4, 12
-    cfg = TrainConfig(depth=2, aspect_ratio=32, head_dim=32, max_seq_len=64, window_pattern="SL", device_batch_size=4,
-                      total_batch_size=512, num_iterations=args.num_iterations or 6, warmup_steps=2, eval_every=3,
+    SFT_FLAGS = ["--eval-every", "-1", "--eval-tokens", "2048"]
+    CHAT_FLAGS = ["-a", "ARC-Easy|GSM8K", "-m", "16"]
+    # 256-token rows: short enough to be fast, long enough for the chat prompts of SFT and its evaluation
+    cfg = TrainConfig(depth=2, aspect_ratio=32, head_dim=32, max_seq_len=256, window_pattern="L", device_batch_size=2,
+                      total_batch_size=1024, num_iterations=args.num_iterations or 6, warmup_steps=2, eval_every=3,
                       eval_tokens=2048, core_metric_every=-1, sample_every=-1, save_every=3, device_type="cpu",
-                      log_every=2, tag=args.tag or "cpu-smoke", resume_from_step="auto", **reference_lrs_for(512))
+                      log_every=2, tag=args.tag or "cpu-smoke", resume_from_step="auto", **reference_lrs_for(1024))
 else:
     VOCAB, MAX_CHARS, SFT_STEPS, CHAT_N, CORE_N = 4096, 4_000_000, 40, 20, 16
+    SFT_FLAGS = ["--eval-every", "20", "--eval-tokens", "16384"]
+    CHAT_FLAGS = ["-a", "ARC-Easy|ARC-Challenge|MMLU|GSM8K|SpellingBee", "-m", "64"]   # HumanEval prompts outgrow 512 tokens
     # d4, 256 wide, 512-token rows, 2,048 tokens a step. Two notes on the choices:
     # * the embedded corpus has long documents and best-fit packing keeps only one row's worth of each (the rest is
     #   cropped), so longer rows see more distinct text: ~270K tokens per epoch at 512, ~80K at 128;
@@ -59,10 +64,15 @@ SFT_AVAILABLE = optional_stage("sft", ["main", "sft_train", "chat_eval"]) is not
 CHAT_OUT = root / "chat_eval.json"
 
 
+# SFT's own learning rates (06's defaults): it would otherwise inherit the base run's reference lrs, which above are
+# raised to undo the batch scaling of a toy batch
+SFT_LRS = ["--matrix-lr", "0.02", "--embedding-lr", "0.2", "--unembedding-lr", "0.004"]
+
+
 def stage_sft():
     if not SFT_AVAILABLE: return dict(status="skipped", why="archerchat.sft has no command line yet")
     cmd = [sys.executable, "-m", "archerchat.sft", "train", "--source", "embedded", "--model-tag", cfg.tag, "--run", cfg.tag,
-           "--num-iterations", str(SFT_STEPS), "--device-type", "cpu"]
+           "--num-iterations", str(SFT_STEPS), "--device-type", "cpu", *SFT_FLAGS, *SFT_LRS]
     run_cmd(cmd)
     return dict(command=" ".join(cmd[1:]))
 
@@ -70,7 +80,7 @@ def stage_sft():
 def stage_chat_eval():
     if not SFT_AVAILABLE: return dict(status="skipped", why="archerchat.sft has no command line yet")
     cmd = [sys.executable, "-m", "archerchat.sft", "eval", "-i", "sft", "-g", cfg.tag, "-x", str(CHAT_N), "--source", "embedded",
-           "--device-type", "cpu", "--out", str(CHAT_OUT)]
+           "--device-type", "cpu", "--out", str(CHAT_OUT), *CHAT_FLAGS]
     run_cmd(cmd)
     return dict(results=json.loads(CHAT_OUT.read_text())["results"])
 
