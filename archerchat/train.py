@@ -893,7 +893,7 @@ def write_report(run_dir, *, title: str | None = None, stages: dict | None = Non
     if base_eval:
         md += ["## Base model evaluation", "", f"validation bpb {base_eval.get('val_bpb', float('nan')):.6f} over "
                f"{base_eval.get('eval_tokens', 0):,} tokens (step {base_eval.get('step')})", ""]
-        if base_eval.get("samples"): md += ["Samples (greedy):", ""] + [f"- `{s}`" for s in base_eval["samples"]] + [""]
+        if base_eval.get("samples"): md += ["Samples (greedy, newlines shown as \\n):", "", "```"] + [json.dumps(s)[1:-1] for s in base_eval["samples"]] + ["```", ""]
     md += ["## CORE", "", core_table(core) if core else "_not evaluated_", ""]
     if chat is not None:
         rows = chat if isinstance(chat, list) else [dict(task=k, score=v) for k, v in chat.items()]
