@@ -134,6 +134,20 @@ def main():
     if len(batches) == 1: batches = batches * len(a.depth)
     if len(batches) != len(a.depth): raise SystemExit("--device-batch-size takes one value, or one per --depth")
     rows = []
+    from archerchat.train import plan_for
+    try:
+        from archerchat.tokenizer import get_tokenizer
+        os.environ.update({k: v for k, v in env.items() if k == "ARCHERCHAT_BASE_DIR"})
+        vocab = get_tokenizer().get_vocab_size()
+    except FileNotFoundError:
+        raise SystemExit("no trained tokenizer: run `python -m archerchat.tokenizer train --data-dir DIR` first (or --smoke)")
+    print("plan per configuration (the runs below take everything else from archerchat.scaling.plan):")
+    for depth, B in zip(a.depth, batches):
+        for window in a.window:
+            p = plan_for(depth, vocab, sequence_len=a.seq_len, device_batch_size=B, window_pattern=window,
+                         total_batch_size=a.total_batch_size, num_iterations=1000, aspect_ratio=a.aspect_ratio, head_dim=a.head_dim)
+            print(f"  d{depth} {window:<5} {p.params['total']:>13,} params, {p.flops_per_token:.3e} FLOPs/token, "
+                  f"{p.total_batch_size:,} tokens/step = {p.grad_accum_steps} x {B} x {a.seq_len}, vocab {vocab:,}")
     print(HEADER, flush=True)
     for (depth, B), window, attn in itertools.product(zip(a.depth, batches), a.window, a.attn):
         cfg = dict(depth=depth, window=window, attn=attn, device_batch_size=B, seq_len=a.seq_len, total_batch_size=a.total_batch_size,
