@@ -22,8 +22,8 @@ __all__ = ['PEAK_BF16_FLOPS', 'SAMPLE_PROMPTS', 'MULTI_GPU_ENV', 'save_checkpoin
            'check_memory', 'fp8_linear_forward', 'fp8_eligible', 'convert_to_fp8', 'disable_fp8', 'validation_bpb',
            'generate_greedy', 'sample_prompts', 'StopRequest', 'NonFiniteLossError', 'TrainConfig', 'check_data',
            'pretrain', 'config_from_args', 'main', 'launch_env', 'torchrun_cmd', 'run_cmd', 'config_args',
-           'evaluate_base', 'environment', 'core_table', 'write_report', 'run_stage', 'stage_records',
-           'get_dist_info_rank', 'print_plan', 'ensure_tokenizer', 'optional_stage']
+           'evaluate_base', 'environment', 'core_table', 'write_report', 'run_stage', 'stage_records', 'print_plan',
+           'ensure_tokenizer', 'optional_stage']
 
 # %% ../nbs/07_speedrun.ipynb #61bcc115
 from .scaling import plan, lr_multiplier, muon_momentum, weight_decay_at, B_REF, MATRIX_LR, EMBEDDING_LR, UNEMBEDDING_LR, SCALAR_LR
@@ -931,7 +931,7 @@ def run_stage(root, name: str, fn, redo: bool = False) -> dict:
     t0 = time.time()
     out = dict(fn() or {})
     out.setdefault("status", "done"); out["wall_s"] = time.time() - t0
-    if out["status"] == "done" and get_dist_info_rank() == 0:
+    if out["status"] == "done" and _rank() == 0:
         with atomic_write(rec, "w") as f: json.dump(_jsonable(out), f, indent=1)
     print0(f"[stage {name}] {out['status']} in {_fmt_s(out['wall_s'])}")
     return out
@@ -941,7 +941,7 @@ def stage_records(root) -> dict:
     recs = sorted((Path(root) / "stages").glob("*.json"), key=lambda p: p.stat().st_mtime)
     return {p.stem: json.loads(p.read_text()) for p in recs}
 
-def get_dist_info_rank() -> int:
+def _rank() -> int:
     from archerchat.common import get_dist_info
     return get_dist_info()[1]
 
