@@ -87,6 +87,7 @@ def bench_prefill(model, engine, lengths, reps, device, mode):
     return rows
 
 
+@torch.inference_mode()   # the decoder's buffers are inference tensors
 def graph_replay_ms(engine, reps=50):
     "GPU time of one step of the decoder's most recently used graph: `reps` replays back to back (state restored)."
     dec = engine._decoder
@@ -176,6 +177,7 @@ def main(argv=None):
     ap.add_argument("--out", default=None)
     ap.add_argument("--smoke", action="store_true", help="tiny CPU configuration, to check the script runs")
     ap.add_argument("--profile", action="store_true", help="print torch.profiler tables for batch-1 decode and for prefill (CUDA)")
+    ap.add_argument("--compile-batch-sizes", type=int, nargs="+", default=None, help="batch sizes for graph+compile (default: --batch-sizes)")
     ap.add_argument("--eager-batch-sizes", type=int, nargs="+", default=None, help="batch sizes for the eager/static modes (default: --batch-sizes)")
     args = ap.parse_args(argv)
     setup_logging()
@@ -224,7 +226,10 @@ def main(argv=None):
     for mode in modes:
         for compile_ in ([False, True] if args.compile and mode == "graph" else [False]):
             base = None
-            for B in (args.batch_sizes if mode == "graph" or not args.eager_batch_sizes else args.eager_batch_sizes):
+            sizes = args.batch_sizes
+            if compile_ and args.compile_batch_sizes: sizes = args.compile_batch_sizes
+            if mode != "graph" and args.eager_batch_sizes: sizes = args.eager_batch_sizes
+            for B in sizes:
                 try:
                     r = bench_decode(model, tok, mode, B, args.prompt_len, args.gen_len, args.temperature, args.top_k, compile_, device,
                                      profile=args.profile and B == 1 and mode == "graph")
