@@ -186,25 +186,9 @@ def attention_with_cache(q, k, v, k_cache, v_cache, cache_seqlens, window: int, 
         if keys is None: keys = torch.arange(hi, device=q.device)
         mask = visible(pos, keys, window)[:, None]                             # (B, 1, T, hi-lo)
     kk, vv = k_cache[:, lo:hi], v_cache[:, lo:hi]
-    if T == 1 and B * k.size(2) < 64 and torch.compiler.is_compiling():   # few (row, kv head) pairs: see below
-        return _decode_attention(q, kk, vv, mask)
     y = F.scaled_dot_product_attention(q.transpose(1, 2), kk.transpose(1, 2), vv.transpose(1, 2), attn_mask=mask,
                                        enable_gqa=q.size(2) != k.size(2))
     return y.transpose(1, 2)
-
-def _decode_attention(q, kk, vv, mask):
-    """One query per row over `kk`/`vv` (B,L,Hkv,D) as plain reductions, for the compiler: it fuses them into a few
-    kernels that spread the keys over the whole GPU, where a fused attention kernel gives one thread block per
-    (row, head): at batch 1, ten of the H100's 132 SMs. With many rows the fused kernel wins (2.3x faster at batch
-    128 on an H100), hence the caller's bound. `mask` (B,1,1,L). Softmax in fp32."""
-    B, _, H, D = q.shape
-    L, Hkv = kk.size(1), kk.size(2)
-    qf = q.view(B, 1, Hkv, H // Hkv, D).float() * D ** -0.5
-    s = (kk[:, :, :, None].float() * qf).sum(-1)                              # (B, L, Hkv, g)
-    s = s.masked_fill(~mask.view(B, L, 1, 1), float("-inf"))
-    p = torch.softmax(s, dim=1)
-    y = (p[..., None] * vv[:, :, :, None].float()).sum(1)                    # (B, Hkv, g, D)
-    return y.reshape(B, 1, H, D).to(q.dtype)
 
 # %% ../nbs/01_attention_swa.ipynb #bfef1f7c
 class KVCache:
