@@ -68,10 +68,14 @@ def generate_naive(model, tokens: list[int], max_tokens: int, temperature: float
 
 # %% ../nbs/05_engine.ipynb #859bce57
 @torch.no_grad()
-def prefill(model, tokens: list[int]) -> tuple[KVCache, torch.Tensor]:
-    "Run `tokens` through the model into a fresh batch-1 cache of exactly their length: `(cache, last-position logits (1, V))`."
+def prefill(model, tokens: list[int], forward=None) -> tuple[KVCache, torch.Tensor]:
+    """Run `tokens` through the model into a fresh batch-1 cache of exactly their length: `(cache, last-position logits (1, V))`.
+    The cache starts empty, so the prompt's own length bounds what attention reads (`attend_len`): no layer has to ask
+    the device for the row lengths."""
     cache = model.new_kv_cache(1, len(tokens))
+    cache.attend_len = len(tokens)
     logits = model(torch.tensor([tokens], dtype=torch.long, device=model.get_device()), kv_cache=cache)
+    cache.attend_len = None
     return cache, logits[:, -1]
 
 def load_rows(cache: KVCache, rows, src: KVCache):
@@ -115,17 +119,19 @@ def _nucleus(sorted_z: torch.Tensor, top_p: float) -> torch.Tensor:
 def sample_next_token(logits: torch.Tensor, temperature: float = 1.0, top_k: int | None = None, top_p: float | None = None,
                       keys: torch.Tensor | None = None, positions: torch.Tensor | None = None) -> torch.Tensor:
     """One token id per row of `logits` (B, V) -> (B,). Temperature 0 is greedy. Otherwise top-k / top-p filtering, then
-    Gumbel-max with counter-based noise from the per-row `keys` and `positions` (B,) (default: key 0, position 0)."""
-    if temperature == 0.0: return logits.argmax(dim=-1)
+    Gumbel-max with counter-based noise from the per-row `keys` and `positions` (B,) (default: key 0, position 0).
+    `temperature` and `top_p` may be 0-d tensors (a captured step then takes new values without being re-captured)."""
+    if not isinstance(temperature, torch.Tensor) and temperature == 0.0: return logits.argmax(dim=-1)
     B, V = logits.shape
     if keys is None: keys = torch.zeros(B, dtype=torch.long, device=logits.device)
     if positions is None: positions = torch.zeros(B, dtype=torch.long, device=logits.device)
     z = logits.float() / temperature
-    if (top_k is not None and 0 < top_k < V) or (top_p is not None and top_p < 1.0):
+    nucleus = top_p is not None and (isinstance(top_p, torch.Tensor) or top_p < 1.0)
+    if (top_k is not None and 0 < top_k < V) or nucleus:
         # candidates only: the k best (or all, sorted, for top-p alone); noise is drawn for their ids, so the
         # sample is the same as masking the full vocabulary, at a fraction of the cost
         z, ids = torch.topk(z, top_k, dim=-1) if top_k is not None and 0 < top_k < V else torch.sort(z, dim=-1, descending=True)
-        if top_p is not None and top_p < 1.0: z = _nucleus(z, top_p)
+        if nucleus: z = _nucleus(z, top_p)
         gumbel = -torch.log(-torch.log(counter_uniform(keys, positions, ids)))
         return ids.gather(-1, (z + gumbel).argmax(dim=-1, keepdim=True))[:, 0]
     gumbel = -torch.log(-torch.log(counter_uniform(keys, positions, V)))
@@ -284,7 +290,8 @@ class Decoder:
     prefix of the cache (row lengths rounded up to a multiple of `bucket`) so the step has fixed shapes and no syncs."""
     def __init__(self, model, batch_size: int, max_seq_len: int, bucket: int | None = None):
         self.model, self.batch_size, self.max_seq_len, self.bucket = model, batch_size, max_seq_len, bucket
-        self.cache = model.new_kv_cache(batch_size, max_seq_len)
+        alloc = max_seq_len if bucket is None else -(-max_seq_len // bucket) * bucket   # whole buckets
+        self.cache = model.new_kv_cache(batch_size, alloc)
         self.lengths = [0] * batch_size   # host copy of cache_seqlens: the step never has to ask the device
 
     def load(self, rows: list[int], src: KVCache):
@@ -295,7 +302,7 @@ class Decoder:
     def attend_len(self) -> int:
         n = max(self.lengths) + 1   # the new token's position + 1
         if n > self.max_seq_len: raise ValueError(f"KV cache overflow: a row would reach {n} tokens, the cache holds {self.max_seq_len}")
-        return min(self.max_seq_len, -(-n // self.bucket) * self.bucket)
+        return -(-n // self.bucket) * self.bucket
 
     def _run(self, ids):
         self.cache.attend_len = self.attend_len() if self.bucket else None
@@ -307,6 +314,13 @@ class Decoder:
         logits = self._run(ids)
         self.lengths = [n + 1 for n in self.lengths]
         return logits
+
+    def step_sample(self, tokens: list[int], keys: torch.Tensor, temperature: float = 1.0, top_k: int | None = None,
+                    top_p: float | None = None) -> list[int]:
+        """Feed one token per row and sample the next one per row (ids as a list). The noise position of a row is its
+        length after the step, i.e. the position of the token being sampled."""
+        logits = self.step(tokens)
+        return sample_next_token(logits, temperature, top_k, top_p, keys, self.cache.cache_seqlens).tolist()
 
 # %% ../nbs/05_engine.ipynb #6c4c5609
 class RowState:
@@ -331,7 +345,7 @@ class Engine:
         self.python_start, self.python_end = sp("<|python_start|>"), sp("<|python_end|>")
         self.output_start, self.output_end = sp("<|output_start|>"), sp("<|output_end|>")
         self.stop_tokens = {sp("<|assistant_end|>"), tokenizer.get_bos_token_id()}
-        self._decoder = None
+        self._decoder, self._pcache, self._prefill_failed = None, None, False
 
     def _get_decoder(self, batch_size: int) -> Decoder:
         d = self._decoder
@@ -341,6 +355,32 @@ class Engine:
             else: d = Decoder(self.model, batch_size, self.max_seq_len, self.bucket if self.decode == "static" else None)
             self._decoder = d
         return d
+
+    @torch.no_grad()
+    def prefill(self, tokens: list[int]) -> tuple[KVCache, torch.Tensor]:
+        """One prompt into a batch-1 cache: `(cache, last-position logits (1, V))`. With `compile`, through a compiled
+        forward that is generic in the prompt length (one compilation serves every length) into one reused cache,
+        valid until the next call."""
+        if not self.compile or len(tokens) < 2 or self._prefill_failed: return prefill(self.model, tokens)
+        if self._pcache is None:
+            _allow_recompiles()
+            n = -(-self.max_seq_len // self.bucket) * self.bucket
+            self._pcache, self._pkeys = self.model.new_kv_cache(1, n), torch.arange(n, device=self.device)
+            self._prefill_fn = torch.compile(self._prefill_forward, dynamic=False)
+        c = self._pcache
+        c.reset()
+        idx = torch.tensor([tokens], dtype=torch.long, device=self.device)
+        c.attend_len = self._pkeys[:len(tokens)]   # empty cache: the prompt bounds what attention reads
+        torch._dynamo.mark_dynamic(idx, 1); torch._dynamo.mark_dynamic(c.attend_len, 0)
+        try: logits = self._prefill_fn(idx)
+        except Exception as e:   # a compiler failure costs speed, not the answer
+            logger.warning(f"compiled prefill failed ({type(e).__name__}: {str(e)[:300]}); prefilling eagerly from now on")
+            self._prefill_failed, c.attend_len = True, None
+            return prefill(self.model, tokens)
+        c.attend_len = None
+        return c, logits
+
+    def _prefill_forward(self, idx): return self.model(idx, kv_cache=self._pcache)[:, -1]
 
     def _check(self, tokens, num_samples, max_tokens, temperature, top_k, top_p) -> list[list[int]]:
         if not isinstance(tokens, (list, tuple)) or not tokens: raise ValueError("empty prompt: pass a list of token ids (at least the BOS token) or a list of such lists")
@@ -373,14 +413,14 @@ class Engine:
         logits = torch.empty(B, self.model.config.vocab_size, device=self.device)
         for i, p in enumerate(prompts):                       # prefill each distinct prompt once, copy into its rows
             mine = [r for r, pi in enumerate(rows) if pi == i]
-            cache, last = prefill(self.model, p)
+            cache, last = self.prefill(p)
             dec.load(mine, cache); logits[mine] = last
             del cache
         keys = torch.tensor(row_keys(seed, len(prompts), num_samples), device=self.device)
         positions = torch.tensor([len(prompts[i]) for i in rows], device=self.device)
+        sampled = sample_next_token(logits, temperature, top_k, top_p, keys, positions).tolist()
         states = [RowState(prompts[i]) for i in rows]
         for step in range(steps):
-            sampled = sample_next_token(logits, temperature, top_k, top_p, keys, positions + step).tolist()
             column, masks = [], []
             for st, s in zip(states, sampled):
                 forced = bool(st.forced)
@@ -395,7 +435,7 @@ class Engine:
                 elif st.python is not None: st.python.append(t)
             yield column, masks
             if step == steps - 1 or all(st.done for st in states): break
-            logits = dec.step(column)
+            sampled = dec.step_sample(column, keys, temperature, top_k, top_p)   # the next token of every row
 
     def _use_tool(self, st: RowState):
         code, st.python = self.tokenizer.decode(st.python), None
@@ -419,50 +459,101 @@ class Engine:
         return results, masks
 
 # %% ../nbs/05_engine.ipynb #6a014443
+def _allow_recompiles(n: int = 64):
+    "Compiled steps are specialised per batch size and sampling mode: let dynamo keep more than its default 8 versions."
+    cfg = torch._dynamo.config
+    for name in ("recompile_limit", "cache_size_limit"):
+        if hasattr(cfg, name): setattr(cfg, name, max(getattr(cfg, name), n))
+
 class GraphDecoder(Decoder):
-    "The decode step as CUDA graphs (one per attention bucket), optionally `torch.compile`d first. Same results as `Decoder(bucket=...)`."
+    """The decode step, and sampling, as CUDA graphs (one per attention bucket and sampling mode), optionally
+    `torch.compile`d first (once: the bucket is a dynamic size). Same results as `Decoder(bucket=...)`."""
     def __init__(self, model, batch_size: int, max_seq_len: int, bucket: int = 256, compile: bool = False):
         super().__init__(model, batch_size, max_seq_len, bucket)
-        self.ids = torch.zeros(batch_size, 1, dtype=torch.long, device=self.cache.k.device)
-        self.graphs, self.pool = {}, None
-        # dynamic=None: after a second bucket (or batch size) dynamo compiles one shape-generic version instead of one per shape
-        self.forward = torch.compile(self._forward) if compile else self._forward
+        dev = self.cache.k.device
+        self.ids = torch.zeros(batch_size, 1, dtype=torch.long, device=dev)   # the tokens fed; the graph writes its samples here
+        self.keys = torch.zeros(batch_size, dtype=torch.long, device=dev)
+        self.temperature, self.top_p = torch.ones((), device=dev), torch.ones((), device=dev)
+        self.key_pos = torch.arange(self.cache.max_seq_len, device=dev)
+        self.fed, self._keys, self._temp, self._top_p = None, None, None, None   # what the buffers hold
+        self.graphs, self.bounds, self.pool = {}, {}, None
+        self.compiled = compile
+        if compile: _allow_recompiles()
+        self.run = torch.compile(self._step, dynamic=False) if compile else self._step
 
-    def _forward(self, ids): return self.model(ids, kv_cache=self.cache)[:, -1]
+    def _step(self, sampling):
+        "What a graph holds: one token per row through the model; then, unless `sampling` is None, the next token, fed back."
+        logits = self.model(self.ids, kv_cache=self.cache)[:, -1]
+        if sampling is None: return logits
+        greedy, top_k, nucleus = sampling
+        if greedy: nxt = logits.argmax(dim=-1)
+        else: nxt = sample_next_token(logits, self.temperature, top_k, self.top_p if nucleus else None, self.keys,
+                                      self.cache.cache_seqlens)
+        self.ids.copy_(nxt[:, None])
+        return nxt
 
-    def _capture(self, n: int):
-        with torch.cuda.device(self.cache.k.device): self._capture_on_device(n)   # a server thread may serve cuda:1
+    def _bound(self, n: int) -> torch.Tensor:
+        "Key positions `[0, n)`: the attention bound as a tensor whose length the compiler treats as dynamic."
+        if n not in self.bounds:
+            self.bounds[n] = b = self.key_pos[:n]
+            if self.compiled: torch._dynamo.mark_dynamic(b, 0)
+        return self.bounds[n]
 
-    def _capture_on_device(self, n: int):
+    def _graph(self, n: int, sampling):
+        if (n, sampling) not in self.graphs:
+            with torch.cuda.device(self.cache.k.device): self._capture(n, sampling)   # a server thread may serve cuda:1
+        return self.graphs[(n, sampling)]
+
+    def _capture(self, n: int, sampling):
         c = self.cache
-        c.attend_len = n
-        saved = c.cache_seqlens.clone(), c.prev_embedding.clone()
+        c.attend_len = self._bound(n)
+        saved = c.cache_seqlens.clone(), c.prev_embedding.clone(), self.ids.clone()
         side = torch.cuda.Stream(); side.wait_stream(torch.cuda.current_stream())
         with torch.cuda.stream(side):
             for _ in range(2):
-                self.forward(self.ids)
-                c.cache_seqlens.copy_(saved[0]); c.prev_embedding.copy_(saved[1])
+                self.run(sampling)
+                c.cache_seqlens.copy_(saved[0]); c.prev_embedding.copy_(saved[1]); self.ids.copy_(saved[2])
         torch.cuda.current_stream().wait_stream(side)
         graph = torch.cuda.CUDAGraph()
         with torch.cuda.graph(graph, pool=self.pool, capture_error_mode="thread_local"):   # other threads may use the GPU
-            out = self.forward(self.ids)
+            out = self.run(sampling)
         self.pool = graph.pool()
-        self.graphs[n] = (graph, out)
-        logger.info(f"captured a decode graph: batch {self.batch_size}, attention over {n} positions")
+        self.graphs[(n, sampling)] = (graph, out)
+        logger.info(f"captured a decode graph: batch {self.batch_size}, attention over {n} positions, sampling {sampling}")
 
-    def step(self, tokens: list[int]) -> torch.Tensor:
-        self.ids.copy_(torch.tensor(tokens, dtype=torch.long).view(-1, 1), non_blocking=True)
-        n = self.attend_len()
-        if n not in self.graphs: self._capture(n)
-        graph, out = self.graphs[n]
+    def _feed(self, tokens: list[int]):
+        if tokens != self.fed:   # only forced tokens (tool output) or a new generation need a copy to the device
+            self.ids.copy_(torch.tensor(tokens, dtype=torch.long).view(-1, 1), non_blocking=True)
+            self.fed = list(tokens)
+
+    def _replay(self, n: int, sampling):
+        graph, out = self._graph(n, sampling)
         with torch.cuda.device(self.cache.k.device): graph.replay()
         self.lengths = [m + 1 for m in self.lengths]
         return out
 
+    def step(self, tokens: list[int]) -> torch.Tensor:
+        self._feed(tokens)
+        return self._replay(self.attend_len(), None)
+
+    def step_sample(self, tokens, keys, temperature=1.0, top_k=None, top_p=None) -> list[int]:
+        greedy, V = temperature == 0.0, self.model.config.vocab_size
+        top_k = None if greedy or top_k is None or not 0 < top_k < V else top_k
+        nucleus = not greedy and top_p is not None and top_p < 1.0
+        if keys is not self._keys: self.keys.copy_(keys); self._keys = keys
+        if not greedy and temperature != self._temp: self.temperature.fill_(temperature); self._temp = temperature
+        if nucleus and top_p != self._top_p: self.top_p.fill_(top_p); self._top_p = top_p
+        self._feed(tokens)
+        self.fed = self._replay(self.attend_len(), (greedy, top_k, nucleus)).tolist()   # the graph fed them back
+        return self.fed
+
 # %% ../nbs/05_engine.ipynb #f25b11db
-def cast_for_inference(model: GPT, dtype: torch.dtype | None = None) -> GPT:
-    "Store every `Linear` weight in `dtype` (default: the model's compute dtype). Inference only: do not train afterwards."
+def cast_for_inference(model: GPT, dtype: torch.dtype | None = None, fuse: bool = True) -> GPT:
+    """Store every `Linear` weight in `dtype` (default: the model's compute dtype) and, with `fuse`, each layer's
+    q, k, v projections as one matrix (one matmul instead of three). Inference only: do not train afterwards."""
     dtype = dtype or model.compute_dtype
     for m in model.modules():
         if isinstance(m, nn.Linear): m.to(dtype=dtype)
+    if fuse:
+        for block in model.transformer.h: block.attn.fuse_qkv()
     return model

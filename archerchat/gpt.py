@@ -161,26 +161,33 @@ def attention(q, k, v, window: int, backend: str = "sdpa", block_mask=None):
 
 # %% ../nbs/01_attention_swa.ipynb #0f727f35
 def attention_with_cache(q, k, v, k_cache, v_cache, cache_seqlens, window: int, backend: str = "sdpa",
-                         attend_len: int | None = None):
+                         attend_len: int | torch.Tensor | None = None, pos=None, mask=None):
     """Insert `k`/`v` (B,T,Hkv,D) into `k_cache`/`v_cache` (B,T_max,Hkv,D) at each row's position `cache_seqlens` (B,)
     and attend `q` (B,T,H,D) over everything cached, causally, at most `window` back. Does not advance `cache_seqlens`.
-    With `attend_len` (a static bound on every row's new length), the SDPA path reads keys `[0, attend_len)` and never
-    asks the device for the lengths: no host sync, fixed shapes, so a CUDA graph can capture it (the engine's decode)."""
+    With `attend_len` (a static bound on every row's new length: an int, or the key positions `arange(bound)` as a
+    tensor), the SDPA path reads keys `[0, bound)` and never asks the device for the lengths: no host sync, fixed
+    shapes, so a CUDA graph can capture it (the engine's decode). `pos` (B,T), the new tokens' positions, and `mask`,
+    their visibility over the keys `[0, bound)`, may be passed in when the caller shares them between layers."""
     if backend == "fa3":
         y = _fa3_interface().flash_attn_with_kvcache(q, k_cache, v_cache, k=k, v=v, cache_seqlens=cache_seqlens,
                                                    causal=True, window_size=(window, 0))
         return y[0] if isinstance(y, tuple) else y
     B, T = q.shape[:2]
-    pos = cache_seqlens.long()[:, None] + torch.arange(T, device=q.device)   # (B, T) absolute positions
+    if pos is None: pos = cache_seqlens.long()[:, None] + torch.arange(T, device=q.device)   # (B, T) absolute positions
     rows = torch.arange(B, device=q.device)[:, None]
     k_cache[rows, pos], v_cache[rows, pos] = k, v
     if attend_len is None:
         lo = max(0, int(cache_seqlens.min()) - window)                          # no row can see a key before lo
         hi = int(pos.max()) + 1
-    else: lo, hi = 0, attend_len
-    mask = visible(pos, torch.arange(lo, hi, device=q.device), window)[:, None]  # (B, 1, T, hi-lo)
-    kk, vv = k_cache[:, lo:hi].transpose(1, 2), v_cache[:, lo:hi].transpose(1, 2)
-    y = F.scaled_dot_product_attention(q.transpose(1, 2), kk, vv, attn_mask=mask, enable_gqa=q.size(2) != k.size(2))
+        keys, mask = torch.arange(lo, hi, device=q.device), None
+    elif isinstance(attend_len, torch.Tensor): keys, lo, hi = attend_len, 0, attend_len.size(0)
+    else: keys, lo, hi = None, 0, attend_len
+    if mask is None:
+        if keys is None: keys = torch.arange(hi, device=q.device)
+        mask = visible(pos, keys, window)[:, None]                             # (B, 1, T, hi-lo)
+    kk, vv = k_cache[:, lo:hi], v_cache[:, lo:hi]
+    y = F.scaled_dot_product_attention(q.transpose(1, 2), kk.transpose(1, 2), vv.transpose(1, 2), attn_mask=mask,
+                                       enable_gqa=q.size(2) != k.size(2))
     return y.transpose(1, 2)
 
 # %% ../nbs/01_attention_swa.ipynb #bfef1f7c
@@ -194,18 +201,25 @@ class KVCache:
         self.cache_seqlens = torch.zeros(batch_size, dtype=torch.int32, device=device)
         self.prev_embedding = torch.zeros(batch_size, 1, n_embd, device=device, dtype=dtype)
         self.attend_len = None   # optional static bound on row lengths (see attention_with_cache)
+        self._split()
+
+    def _split(self):
+        # per-layer views made once, outside any compiled code: a compiled step then writes each layer in place
+        # (indexing the 5-d buffer inside it makes the compiler copy every layer's cache, every step)
+        self.layers = [(self.k[i], self.v[i]) for i in range(self.k.size(0))]
 
     @classmethod
     def _of(cls, k, v, cache_seqlens, prev_embedding):
         c = cls.__new__(cls)
         c.k, c.v, c.cache_seqlens, c.prev_embedding = k, v, cache_seqlens, prev_embedding
         c.attend_len = None
+        c._split()
         return c
 
     batch_size = property(lambda self: self.k.size(1))
     max_seq_len = property(lambda self: self.k.size(2))
     n_layers = property(lambda self: self.k.size(0))
-    def layer(self, i: int): return self.k[i], self.v[i]
+    def layer(self, i: int): return self.layers[i]
     def advance(self, n: int): self.cache_seqlens += n
     def reset(self): self.cache_seqlens.zero_(); self.prev_embedding.zero_()
 
@@ -309,24 +323,38 @@ class CausalSelfAttention(nn.Module):
         self.c_q, self.c_k, self.c_v, self.c_proj = Linear(C, C), Linear(C, kv_dim), Linear(C, kv_dim), Linear(C, C)
         use_ve = config.value_embeds and has_value_embed(layer_idx, config.n_layer)
         self.ve_gate = Linear(config.ve_gate_channels, config.n_kv_head) if use_ve else None
+        self.register_buffer("qkv_weight", None, persistent=False)   # inference only: see fuse_qkv
 
-    def forward(self, x, ve, cos, sin, backend: str, block_mask=None, kv_cache=None):
+    def forward(self, x, ve, cos, sin, backend: str, block_mask=None, kv_cache=None, pos=None):
         B, T, _ = x.shape
-        q = self.c_q(x).view(B, T, self.n_head, self.head_dim)
-        k = self.c_k(x).view(B, T, self.n_kv_head, self.head_dim)
-        v = self.c_v(x).view(B, T, self.n_kv_head, self.head_dim)
+        H, Hkv, D = self.n_head, self.n_kv_head, self.head_dim
+        if self.qkv_weight is None:
+            q = self.c_q(x).view(B, T, H, D)
+            k = self.c_k(x).view(B, T, Hkv, D)
+            v = self.c_v(x).view(B, T, Hkv, D)
+            q, k = apply_rotary(q, cos, sin), apply_rotary(k, cos, sin)
+            q, k = norm(q) * self.qk_gain, norm(k) * self.qk_gain
+        else:   # one matmul, then rotary and QK-norm over the q and k heads together (the same per-head arithmetic)
+            qkv = F.linear(x, self.qkv_weight.to(dtype=x.dtype)).view(B, T, H + 2 * Hkv, D)
+            qk = norm(apply_rotary(qkv[:, :, :H + Hkv], cos, sin)) * self.qk_gain
+            q, k, v = qk[:, :, :H], qk[:, :, H:], qkv[:, :, H + Hkv:]
         if ve is not None:   # ResFormer value residual, gated per kv head in (0, 3)
             gate = 3 * torch.sigmoid(self.ve_gate(x[..., :self.ve_gate_channels]))
-            v = v + gate.unsqueeze(-1) * ve.view(B, T, self.n_kv_head, self.head_dim)
-        q, k = apply_rotary(q, cos, sin), apply_rotary(k, cos, sin)
-        q, k = norm(q) * self.qk_gain, norm(k) * self.qk_gain
+            v = v + gate.unsqueeze(-1) * ve.view(B, T, Hkv, D)
         if kv_cache is None:
             y = attention(q, k, v, self.window, backend, block_mask)
-        else:
+        else:   # block_mask: here the visibility of the cached keys, shared by the layers with this window (or None)
             k_cache, v_cache = kv_cache.layer(self.layer_idx)
             y = attention_with_cache(q, k, v, k_cache, v_cache, kv_cache.cache_seqlens, self.window,
-                                     "fa3" if backend == "fa3" else "sdpa", kv_cache.attend_len)
+                                     "fa3" if backend == "fa3" else "sdpa", kv_cache.attend_len, pos, block_mask)
         return self.c_proj(y.reshape(B, T, -1))
+
+    def fuse_qkv(self):
+        "For inference: store c_q, c_k, c_v as row blocks of one matrix (their weights become views of it)."
+        w = torch.cat([self.c_q.weight.data, self.c_k.weight.data, self.c_v.weight.data])
+        C, kv = self.c_q.weight.size(0), self.c_k.weight.size(0)
+        self.c_q.weight.data, self.c_k.weight.data, self.c_v.weight.data = w[:C], w[C:C + kv], w[C + kv:]
+        self.qkv_weight = w
 
 class MLP(nn.Module):
     def __init__(self, config: GPTConfig):
@@ -338,8 +366,8 @@ class Block(nn.Module):
     def __init__(self, config: GPTConfig, layer_idx: int, window: int):
         super().__init__()
         self.attn, self.mlp = CausalSelfAttention(config, layer_idx, window), MLP(config)
-    def forward(self, x, ve, cos, sin, backend, block_mask=None, kv_cache=None):
-        x = x + self.attn(norm(x), ve, cos, sin, backend, block_mask, kv_cache)
+    def forward(self, x, ve, cos, sin, backend, block_mask=None, kv_cache=None, pos=None):
+        x = x + self.attn(norm(x), ve, cos, sin, backend, block_mask, kv_cache, pos)
         return x + self.mlp(norm(x))
 
 # %% ../nbs/01_attention_swa.ipynb #769260b2
@@ -427,19 +455,26 @@ def _check_inputs(self: GPT, idx, targets, kv_cache):
     if idx.ndim != 2: raise ValueError(f"idx must be (B, T) token ids, got shape {tuple(idx.shape)}")
     if idx.dtype not in (torch.int64, torch.int32): raise ValueError(f"idx must hold integer token ids, got {idx.dtype}")
     V = self.config.vocab_size
-    if idx.numel():
-        lo, hi = int(idx.min()), int(idx.max())
-        if lo < 0 or hi >= V: raise ValueError(f"token id {hi if hi >= V else lo} is outside the vocabulary [0, {V}); check the tokenizer matches vocab_size={V}")
-    if targets is not None:
-        if targets.shape != idx.shape: raise ValueError(f"targets shape {tuple(targets.shape)} != idx shape {tuple(idx.shape)}")
-        if targets.numel():
-            lo, hi = int(targets.min()), int(targets.max())
-            if lo < -1 or hi >= V: raise ValueError(f"target id {hi if hi >= V else lo} is outside [-1, {V}) (-1 = ignore)")
+    if targets is not None and targets.shape != idx.shape: raise ValueError(f"targets shape {tuple(targets.shape)} != idx shape {tuple(idx.shape)}")
     if kv_cache is not None:
         if kv_cache.batch_size != idx.size(0): raise ValueError(f"KV cache has {kv_cache.batch_size} rows but idx has {idx.size(0)}")
         if kv_cache.n_layers != self.config.n_layer: raise ValueError(f"KV cache has {kv_cache.n_layers} layers, the model {self.config.n_layer}")
-        kv_cache.check_room(idx.size(1))
-        end = int(kv_cache.cache_seqlens.max()) + idx.size(1)
+    stats = []   # every value the checks need, fetched from the device at once (one sync, not one per value)
+    if idx.numel(): stats += [idx.min(), idx.max()]
+    if targets is not None and targets.numel(): stats += [targets.min(), targets.max()]
+    if kv_cache is not None: stats.append(kv_cache.cache_seqlens.max())
+    if not stats: return
+    stats = torch.stack([t.long() for t in stats]).tolist()
+    if idx.numel():
+        lo, hi = stats.pop(0), stats.pop(0)
+        if lo < 0 or hi >= V: raise ValueError(f"token id {hi if hi >= V else lo} is outside the vocabulary [0, {V}); check the tokenizer matches vocab_size={V}")
+    if targets is not None and targets.numel():
+        lo, hi = stats.pop(0), stats.pop(0)
+        if lo < -1 or hi >= V: raise ValueError(f"target id {hi if hi >= V else lo} is outside [-1, {V}) (-1 = ignore)")
+    if kv_cache is not None:
+        end = stats.pop(0) + idx.size(1)
+        if end > kv_cache.max_seq_len:
+            raise ValueError(f"KV cache overflow: a row would reach {end} tokens but the cache holds {kv_cache.max_seq_len}; allocate a longer cache")
         if end > self.rotary_seq_len: raise ValueError(f"position {end} is beyond the rotary cache of {self.rotary_seq_len} positions")
 
 @patch
@@ -453,11 +488,18 @@ def forward(self: GPT, idx, targets=None, kv_cache=None, loss_reduction: str = "
         self._check_inputs(idx, targets, kv_cache)   # (skipped inside a CUDA graph capture: checks ask the device)
     cfg, dt = self.config, self.compute_dtype
     plan = self._attention_plan(T, idx.device, with_masks=kv_cache is None)
+    B, T = idx.shape   # read again: compiled code resumes after the uncompiled call above, and must see T as a size of idx
+    pos = None
     if kv_cache is None:
         cos, sin = self.cos[:, :T], self.sin[:, :T]
     else:   # each row continues from its own position
         pos = kv_cache.cache_seqlens.long()[:, None] + torch.arange(T, device=idx.device)
         cos, sin = self.cos[0][pos], self.sin[0][pos]            # (B, T, 1, D/2)
+        if kv_cache.attend_len is not None:   # static bound: each window's visibility mask is the same in every layer
+            n = kv_cache.attend_len
+            keys = n if isinstance(n, torch.Tensor) else torch.arange(n, device=idx.device)
+            masks = {w: visible(pos, keys, w)[:, None] for w in set(self.window_sizes)}
+            plan = [(b, masks[w]) for (b, _), w in zip(plan, self.window_sizes)]
 
     x = norm(self.transformer.wte(idx).to(dt))
     if cfg.smear:   # x_t += lambda * sigmoid(w . x_t[:24]) * x_{t-1}
@@ -467,10 +509,11 @@ def forward(self: GPT, idx, targets=None, kv_cache=None, loss_reduction: str = "
         gate = self.smear_lambda.to(dt) * torch.sigmoid(self.smear_gate(x[..., :cfg.smear_gate_channels]))
         x = x + gate * prev
     x0, x_mid = x, None
+    if cfg.lambdas: resid, x0_l = self.resid_lambdas.to(dt), self.x0_lambdas.to(dt)   # cast once, not per layer
     for i, block in enumerate(self.transformer.h):
-        if cfg.lambdas: x = self.resid_lambdas[i].to(dt) * x + self.x0_lambdas[i].to(dt) * x0
+        if cfg.lambdas: x = resid[i] * x + x0_l[i] * x0
         ve = self.value_embeds[str(i)](idx).to(dt) if str(i) in self.value_embeds else None
-        x = block(x, ve, cos, sin, plan[i][0], plan[i][1], kv_cache)
+        x = block(x, ve, cos, sin, plan[i][0], plan[i][1], kv_cache, pos)
         if i == cfg.n_layer // 2: x_mid = x
     if kv_cache is not None: kv_cache.advance(T)
     if cfg.backout: x = x - self.backout_lambda.to(dt) * x_mid

@@ -5,6 +5,11 @@ decode against the HBM roofline.
     python runs/bench_engine.py --compile                # also torch.compile the captured decode step
     python runs/bench_engine.py --batch-sizes 1 --modes graph eager static --prompt-len 128 --gen-len 512
     python runs/bench_engine.py --smoke                  # tiny CPU run that checks the script works
+    python runs/bench_engine.py --compile --profile      # + torch.profiler tables (CUDA kernels) of batch-1 decode and prefill
+
+Prefill goes through Engine.prefill (compiled, generic in the prompt length, with --compile). For the graph decoders
+`graph ms` is the GPU time of one replayed step alone (replays queued back to back), against `ms/step` for the whole
+engine loop (sampling inside the graph, the host's copy of the ids, the row bookkeeping).
 
 Decode rows never stop (the special tokens are mapped outside the vocabulary), so every row decodes --gen-len tokens
 from a --prompt-len prompt prefilled once (Engine's num_samples path). Each (mode, batch) runs once to capture graphs
@@ -64,24 +69,54 @@ def weight_bytes_per_token(model):
     return lin + emb
 
 
-def bench_prefill(model, lengths, reps, device):
+def bench_prefill(model, engine, lengths, reps, device, mode):
     rows = []
     g = torch.Generator().manual_seed(0)
     for L in lengths:
-        if L > model.config.sequence_len: continue
+        if L >= engine.max_seq_len: continue
         toks = torch.randint(0, model.config.vocab_size, (L,), generator=g).tolist()
-        prefill(model, toks); sync(device)
+        t0 = time.perf_counter(); engine.prefill(toks); sync(device); first = time.perf_counter() - t0
+        engine.prefill(toks); sync(device)
         if device.type == "cuda": torch.cuda.reset_peak_memory_stats(device)
         t0 = time.perf_counter()
-        for _ in range(reps): prefill(model, toks)
+        for _ in range(reps): engine.prefill(toks)
         sync(device)
         dt = (time.perf_counter() - t0) / reps
-        rows.append(dict(tokens=L, ms=dt * 1e3, tok_per_s=L / dt, tflops=model.estimate_prefill_flops(L) / dt / 1e12,
-                         peak_gb=torch.cuda.max_memory_allocated(device) / 1e9 if device.type == "cuda" else None))
+        rows.append(dict(mode=mode, tokens=L, ms=dt * 1e3, tok_per_s=L / dt, tflops=model.estimate_prefill_flops(L) / dt / 1e12,
+                         first_s=first, peak_gb=torch.cuda.max_memory_allocated(device) / 1e9 if device.type == "cuda" else None))
     return rows
 
 
-def bench_decode(model, tok, mode, batch, prompt_len, gen_len, temperature, top_k, compile_, device):
+@torch.inference_mode()   # the decoder's buffers are inference tensors
+def graph_replay_ms(engine, reps=50):
+    "GPU time of one step of the decoder's most recently used graph: `reps` replays back to back (state restored)."
+    dec = engine._decoder
+    if not getattr(dec, "graphs", None): return None
+    graph, _ = list(dec.graphs.values())[-1]
+    saved = dec.cache.cache_seqlens.clone(), dec.cache.prev_embedding.clone(), dec.ids.clone()
+    graph.replay(); torch.cuda.synchronize()
+    t0 = time.perf_counter()
+    for _ in range(reps): graph.replay()
+    torch.cuda.synchronize()
+    dt = (time.perf_counter() - t0) / reps
+    dec.cache.cache_seqlens.copy_(saved[0]); dec.cache.prev_embedding.copy_(saved[1]); dec.ids.copy_(saved[2])
+    return dt * 1e3
+
+
+def profile_table(fn, title, steps_note, row_limit=25):
+    "Run `fn` under torch.profiler (CPU + CUDA) and print the kernels by total CUDA time."
+    from torch.profiler import profile, ProfilerActivity
+    try:
+        with profile(activities=[ProfilerActivity.CPU, ProfilerActivity.CUDA]) as prof: fn(); torch.cuda.synchronize()
+    except Exception as e: print(f"\n=== profile: {title}: failed ({type(e).__name__}: {str(e)[:200]})"); return
+    ka = prof.key_averages()
+    kernels = [e for e in prof.events() if e.device_type == torch.autograd.DeviceType.CUDA]
+    gpu_us = sum(e.device_time for e in kernels) if kernels and hasattr(kernels[0], "device_time") else float("nan")
+    print(f"\n=== profile: {title}: {len(kernels)} CUDA kernels/copies, {gpu_us / 1e3:.2f} ms of GPU time ({steps_note})")
+    print(ka.table(sort_by="cuda_time_total", row_limit=row_limit, max_name_column_width=70))
+
+
+def bench_decode(model, tok, mode, batch, prompt_len, gen_len, temperature, top_k, compile_, device, profile=False):
     engine = Engine(model, tok, tool=None, max_seq_len=prompt_len + gen_len + 1, decode=mode, compile=compile_)
     prompt = torch.randint(0, model.config.vocab_size, (prompt_len,), generator=torch.Generator().manual_seed(1)).tolist()
     kw = dict(num_samples=batch, max_tokens=gen_len, temperature=temperature, top_k=top_k or None)
@@ -96,8 +131,27 @@ def bench_decode(model, tok, mode, batch, prompt_len, gen_len, temperature, top_
     sync(device)
     dt = (time.perf_counter() - t_first) / max(1, steps - 1)   # per decode step (the first token came from the prefill)
     out = dict(mode=mode + ("+compile" if compile_ else ""), batch=batch, steps=steps, ms_per_step=dt * 1e3,
-               tok_per_s=batch / dt, warmup_s=first_run,
+               tok_per_s=batch / dt, warmup_s=first_run, graph_ms=graph_replay_ms(engine) if mode == "graph" else None,
                peak_gb=torch.cuda.max_memory_allocated(device) / 1e9 if device.type == "cuda" else None)
+    if profile:
+        n = 20
+        def some_steps():
+            for i, _ in enumerate(engine.generate(prompt, **{**kw, "max_tokens": n})): pass
+        profile_table(some_steps, f"decode {out['mode']} batch {batch}", f"one prefill + {n - 1} decode steps")
+        dec = engine._decoder
+        if getattr(dec, "graphs", None):   # kernels of the captured function, run outside its graph
+            n_keys, sampling = list(dec.graphs)[-1]
+            @torch.inference_mode()
+            def direct(reps=5):
+                c = dec.cache
+                saved = c.cache_seqlens.clone(), c.prev_embedding.clone(), dec.ids.clone()
+                c.attend_len = dec._bound(n_keys)
+                for _ in range(reps):
+                    dec.run(sampling)
+                    c.cache_seqlens.copy_(saved[0]); c.prev_embedding.copy_(saved[1]); dec.ids.copy_(saved[2])
+            direct()
+            profile_table(direct, f"decode {out['mode']} batch {batch}, the captured step run directly", "5 steps, attention over "
+                          f"{n_keys} positions; host launch gaps included, kernel times are what the graph replays", row_limit=40)
     del engine
     if device.type == "cuda": torch.cuda.empty_cache()
     return out
@@ -122,6 +176,9 @@ def main(argv=None):
     ap.add_argument("--device", default=None)
     ap.add_argument("--out", default=None)
     ap.add_argument("--smoke", action="store_true", help="tiny CPU configuration, to check the script runs")
+    ap.add_argument("--profile", action="store_true", help="print torch.profiler tables for batch-1 decode and for prefill (CUDA)")
+    ap.add_argument("--compile-batch-sizes", type=int, nargs="+", default=None, help="batch sizes for graph+compile (default: --batch-sizes)")
+    ap.add_argument("--eager-batch-sizes", type=int, nargs="+", default=None, help="batch sizes for the eager/static modes (default: --batch-sizes)")
     args = ap.parse_args(argv)
     setup_logging()
     if args.smoke:
@@ -145,24 +202,37 @@ def main(argv=None):
     print(f"device {device} ({torch.cuda.get_device_name(device) if device.type == 'cuda' else 'cpu'}), dtype {dtype}, "
           f"d{cfg.n_layer} n_embd {cfg.n_embd} windows {sorted(set(model.window_sizes))}, copy bandwidth {bw / 1e9:.0f} GB/s")
 
-    pre = bench_prefill(model, args.prefill_lens, 3 if args.smoke else 10, device)
-    print(f"\n{'prefill tokens':>14} {'ms':>9} {'tok/s':>11} {'TFLOP/s':>8} {'MFU':>6} {'peak GB':>8}")
+    max_len = max(args.prefill_lens + [args.prompt_len + args.gen_len]) + 1
+    pre = []
+    for compile_ in ([False, True] if args.compile else [False]):
+        eng = Engine(model, tok, tool=None, max_seq_len=max_len, decode="eager", compile=compile_)
+        pre += bench_prefill(model, eng, args.prefill_lens, 3 if args.smoke else 10, device, "compiled" if compile_ else "eager")
+        if args.profile and device.type == "cuda":
+            L = args.prefill_lens[0]
+            toks = list(range(L))
+            profile_table(lambda: eng.prefill(toks), f"prefill {L} tokens ({'compiled' if compile_ else 'eager'})", "one prefill")
+        del eng
+    print(f"\n{'prefill':>9} {'tokens':>7} {'ms':>9} {'tok/s':>11} {'TFLOP/s':>8} {'MFU':>6} {'peak GB':>8} {'first s':>8}")
     for r in pre:
         r["mfu"] = r["tflops"] / args.peak_tflops
-        print(f"{r['tokens']:>14} {r['ms']:>9.2f} {r['tok_per_s']:>11,.0f} {r['tflops']:>8.1f} {r['mfu']:>6.1%} "
-              f"{r['peak_gb'] if r['peak_gb'] is not None else float('nan'):>8.2f}")
+        print(f"{r['mode']:>9} {r['tokens']:>7} {r['ms']:>9.2f} {r['tok_per_s']:>11,.0f} {r['tflops']:>8.1f} {r['mfu']:>6.1%} "
+              f"{r['peak_gb'] if r['peak_gb'] is not None else float('nan'):>8.2f} {r['first_s']:>8.1f}")
 
     mean_ctx = args.prompt_len + args.gen_len // 2
     bytes_tok = weight_bytes_per_token(model) + model.kv_read_bytes(mean_ctx, dtype)
     roofline = bw / bytes_tok
     dec = []
-    print(f"\n{'decode mode':>14} {'batch':>6} {'ms/step':>9} {'tok/s':>11} {'x batch-1':>9} {'roofline':>9} {'peak GB':>8} {'warm-up s':>9}")
+    print(f"\n{'decode mode':>14} {'batch':>6} {'ms/step':>9} {'graph ms':>9} {'tok/s':>11} {'x batch-1':>9} {'roofline':>9} {'peak GB':>8} {'warm-up s':>9}")
     for mode in modes:
         for compile_ in ([False, True] if args.compile and mode == "graph" else [False]):
             base = None
-            for B in args.batch_sizes:
+            sizes = args.batch_sizes
+            if compile_ and args.compile_batch_sizes: sizes = args.compile_batch_sizes
+            if mode != "graph" and args.eager_batch_sizes: sizes = args.eager_batch_sizes
+            for B in sizes:
                 try:
-                    r = bench_decode(model, tok, mode, B, args.prompt_len, args.gen_len, args.temperature, args.top_k, compile_, device)
+                    r = bench_decode(model, tok, mode, B, args.prompt_len, args.gen_len, args.temperature, args.top_k, compile_, device,
+                                     profile=args.profile and B == 1 and mode == "graph")
                 except torch.cuda.OutOfMemoryError as e:
                     print(f"{mode:>14} {B:>6}  out of memory ({str(e)[:60]})"); torch.cuda.empty_cache(); continue
                 except Exception as e:   # e.g. capture unsupported: report and go on with the other configurations
@@ -170,7 +240,8 @@ def main(argv=None):
                 if B == 1: base = r["tok_per_s"]; r["roofline_fraction"] = r["tok_per_s"] / roofline
                 r["vs_batch1"] = r["tok_per_s"] / base if base else None
                 dec.append(r)
-                print(f"{r['mode']:>14} {B:>6} {r['ms_per_step']:>9.3f} {r['tok_per_s']:>11,.0f} "
+                gm = r["graph_ms"]
+                print(f"{r['mode']:>14} {B:>6} {r['ms_per_step']:>9.3f} {gm if gm is not None else float('nan'):>9.3f} {r['tok_per_s']:>11,.0f} "
                       f"{r['vs_batch1'] if r['vs_batch1'] else float('nan'):>8.1f}x "
                       f"{r.get('roofline_fraction', float('nan')):>9.1%} "
                       f"{r['peak_gb'] if r['peak_gb'] is not None else float('nan'):>8.2f} {r['warmup_s']:>9.1f}")
