@@ -14,12 +14,9 @@ The loss is validation bits per byte after the run (tokenizer-independent).
 import argparse
 import json
 import os
-import time
 from pathlib import Path
 
-from archerchat.scaling import plan, lr_multiplier, muon_momentum, weight_decay_at, fit_scaling_laws, plot_scaling_fit
-
-LOADER = "tokenizing_distributed_data_loader"   # archerchat.data's loader: yields (inputs, targets, state)
+from archerchat.scaling import plan, fit_scaling_laws, plot_scaling_fit
 
 
 def parse_args(argv=None):
@@ -32,6 +29,7 @@ def parse_args(argv=None):
     ap.add_argument("--window-pattern", default="SSSL")
     ap.add_argument("--eval-tokens", type=int, default=100 * 524288, help="validation tokens for the final bpb")
     ap.add_argument("--device-type", default="", help="cuda|cpu|mps (empty: autodetect)")
+    ap.add_argument("--data-dir", default=None, help="pretraining shards (default: base_data, else the embedded corpus)")
     ap.add_argument("--compile", type=int, default=1, help="torch.compile the model on CUDA (1/0)")
     ap.add_argument("--out", default=None, help="results JSONL (default <base_dir>/scaling_laws/results.jsonl)")
     ap.add_argument("--plot", default=None, help="figure path (default: next to --out, .png)")
@@ -67,53 +65,24 @@ def plan_kwargs(args, vocab_size: int, world_size: int) -> dict:
     return kw
 
 
-def train_cell(depth: int, flops: float, args, device, world_size: int, tokenizer, token_bytes) -> dict:
-    "Train one model of `depth` for `flops` FLOPs with the real pieces; return its result record."
-    import torch
-    import archerchat.data as data
+def train_cell(depth: int, flops: float, args, world_size: int, tokenizer) -> dict:
+    "Train one model of `depth` for `flops` FLOPs through the real pretraining loop (`archerchat.train.pretrain`)."
     from archerchat.common import print0
-    from archerchat.gpt import GPT, GPTConfig
-    from archerchat.optim import build_optimizer
-    from archerchat.evaluation import evaluate_bpb
-    loader_fn = getattr(data, LOADER, None)
-    if loader_fn is None:
-        raise SystemExit(f"archerchat.data has no {LOADER}(); set LOADER at the top of {__file__} to the loader's name")
+    from archerchat.train import pretrain, TrainConfig
     kw = plan_kwargs(args, tokenizer.get_vocab_size(), world_size)
     p = plan(depth, target_flops=flops, **kw)
     print0(f"\n=== d{depth} at {flops:.3g} FLOPs ===\n{p}")
-    with torch.device("meta"):
-        model = GPT(GPTConfig(**p.gpt_config_kwargs()))
-    model.to_empty(device=device)
-    model.init_weights()
-    optimizer = build_optimizer(model, **p.setup_optimizer_kwargs())
-    fwd = torch.compile(model, dynamic=False) if (args.compile and device.type == "cuda") else model
-    train = loader_fn(tokenizer, p.device_batch_size, p.sequence_len, split="train", device=device)
-    x, y, _ = next(train)
-    sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
-    sync(); t0 = time.time()
-    for step in range(p.num_iterations):
-        for _ in range(p.grad_accum_steps):
-            loss = fwd(x, y)
-            (loss / p.grad_accum_steps).backward()
-            x, y, _ = next(train)
-        lrm, mom, wd = lr_multiplier(step, p), muon_momentum(step, p), weight_decay_at(step, p)
-        for group in optimizer.param_groups:
-            group["lr"] = group["initial_lr"] * lrm
-            if group["kind"] == "muon": group["momentum"], group["weight_decay"] = mom, wd
-        optimizer.step()
-        model.zero_grad(set_to_none=True)
-        if step % 100 == 0 or step == p.num_iterations - 1:
-            print0(f"d{depth} C={flops:.3g} step {step:05d}/{p.num_iterations:05d} loss {loss.item():.4f} lrm {lrm:.3f}")
-    sync(); train_time = time.time() - t0
-    model.eval()
-    val = loader_fn(tokenizer, p.device_batch_size, p.sequence_len, split="val", device=device)
-    eval_steps = max(1, args.eval_tokens // p.tokens_per_micro_step)
-    with torch.no_grad():
-        val_bpb = float(evaluate_bpb(model, val, eval_steps, token_bytes))
-    print0(f"d{depth} C={flops:.3g}: val bpb {val_bpb:.5f} in {train_time:.0f}s")
-    return dict(flops=flops, depth=depth, loss=val_bpb, scaling_params=p.scaling_params,
+    cfg = TrainConfig(depth=depth, max_seq_len=args.sequence_len, window_pattern=args.window_pattern, target_flops=flops,
+                      device_batch_size=args.device_batch_size, total_batch_size=args.total_batch_size or -1,
+                      eval_every=p.num_iterations, eval_tokens=args.eval_tokens, core_metric_every=-1, sample_every=-1,
+                      save_every=-1, tag=f"scaling_d{depth}_{flops:.3g}".replace("+", ""), device_type=args.device_type or None,
+                      compile=bool(args.compile) if args.compile is not None else None, data_dir=args.data_dir,
+                      log_every=100)
+    out = pretrain(cfg)
+    print0(f"d{depth} C={flops:.3g}: val bpb {out['val_bpb']:.5f} in {out['total_training_time']:.0f}s")
+    return dict(flops=flops, depth=depth, loss=float(out["val_bpb"]), scaling_params=p.scaling_params,
                 flops_per_token=p.flops_per_token, tokens=p.total_tokens, steps=p.num_iterations,
-                total_batch_size=p.total_batch_size, train_time_s=train_time, plan_kw=kw)
+                total_batch_size=p.total_batch_size, train_time_s=out["total_training_time"], plan_kw=kw)
 
 
 def fit_and_plot(records: list[dict], plot_path: Path):
@@ -138,20 +107,11 @@ def main(argv=None):
     plot_path = Path(args.plot) if args.plot else out.with_suffix(".png")
     if args.fit_only:
         fit_and_plot(load_results(out), plot_path); return
-    try:   # the real training pieces (notebooks 00, 01, 02, 04, 09)
-        import archerchat.data, archerchat.evaluation, archerchat.optim  # noqa: F401
-        from archerchat.gpt import GPT  # noqa: F401
-        from archerchat.optim import build_optimizer  # noqa: F401
-        from archerchat.evaluation import evaluate_bpb  # noqa: F401
-        from archerchat.tokenizer import get_tokenizer, get_token_bytes
-    except ImportError as e:
-        raise SystemExit(f"runs/scaling_laws.py trains with archerchat's real GPT, optimizer, tokenizer, loader and "
-                         f"evaluation, and one of them is missing ({e}); --fit-only works without them")
+    from archerchat.tokenizer import get_tokenizer
     budgets = [float(b) for b in args.budgets.split(",")]
     depths = [int(d) for d in args.depths.split(",")]
     _, rank, _, world_size, device = compute_init(args.device_type or autodetect_device_type())
     tokenizer = get_tokenizer()
-    token_bytes = get_token_bytes(device)
     # refuse a grid cell that cannot train before spending GPU time on the others
     for c in budgets:
         for d in depths: plan(d, target_flops=c, **plan_kwargs(args, tokenizer.get_vocab_size(), world_size))
@@ -161,7 +121,7 @@ def main(argv=None):
             if (c, d) in done:
                 if rank == 0: print(f"d{d} at {c:.3g} FLOPs: already in {out}, skipping")
                 continue
-            record = train_cell(d, c, args, device, world_size, tokenizer, token_bytes)
+            record = train_cell(d, c, args, world_size, tokenizer)
             if rank == 0: append_result(out, record)
     if rank == 0: fit_and_plot(load_results(out), plot_path)
     compute_cleanup()
