@@ -15,7 +15,8 @@ from .common import logger, compute_dtype as _default_compute_dtype
 # %% auto #0
 __all__ = ['ATTN_BACKENDS', 'visible', 'reference_attention', 'window_sizes', 'rotary_tables', 'apply_rotary', 'load_fa3',
            'choose_backends', 'flex_block_mask', 'attention', 'attention_with_cache', 'KVCache', 'norm', 'Linear',
-           'GPTConfig', 'has_value_embed', 'CausalSelfAttention', 'MLP', 'Block', 'GPT']
+           'GPTConfig', 'has_value_embed', 'CausalSelfAttention', 'MLP', 'Block', 'GPT', 'softcap_ce',
+           'linear_softcap_ce', 'FusedLinearSoftcapCE', 'fused_linear_softcap_ce']
 
 # %% ../nbs/01_attention_swa.ipynb #b092804f
 def visible(q_pos: torch.Tensor, k_pos: torch.Tensor, window: int) -> torch.Tensor:
@@ -286,9 +287,11 @@ class GPTConfig:
     pad_vocab_to: int = 64
     ve_gate_channels: int = 12
     smear_gate_channels: int = 24
+    fused_ce: bool = True      # training loss by the chunked head + softcap + cross-entropy (logits never whole)
+    ce_chunk_rows: int = 4096  # rows (tokens) per chunk of that fused loss
 
     def __post_init__(self):
-        for f in ("sequence_len", "vocab_size", "n_layer", "n_head", "n_kv_head", "n_embd", "pad_vocab_to"):
+        for f in ("sequence_len", "vocab_size", "n_layer", "n_head", "n_kv_head", "n_embd", "pad_vocab_to", "ce_chunk_rows"):
             if not isinstance(getattr(self, f), int) or getattr(self, f) < 1:
                 raise ValueError(f"GPTConfig.{f} must be a positive int, got {getattr(self, f)!r}")
         if self.n_embd % self.n_head:
@@ -432,6 +435,82 @@ class GPT(nn.Module):
     def compute_dtype(self) -> torch.dtype: return self.cos.dtype
     def get_device(self) -> torch.device: return self.transformer.wte.weight.device
 
+# %% ../nbs/01_attention_swa.ipynb #99eea9f7
+def softcap_ce(logits, targets, softcap: float, reduction: str = "mean"):
+    "Cross-entropy (ignore_index=-1) of `softcap * tanh(logits / softcap)`, computed in fp32 (fp64 stays fp64, for tests)."
+    logits = logits.to(torch.promote_types(logits.dtype, torch.float32))
+    logits = softcap * torch.tanh(logits / softcap)
+    return F.cross_entropy(logits.reshape(-1, logits.size(-1)), targets.reshape(-1), ignore_index=-1, reduction=reduction)
+
+def linear_softcap_ce(h, weight, targets, vocab_size: int, softcap: float, reduction: str = "mean"):
+    """The reference (unfused) loss: logits `h @ weight[:vocab_size]^T` in h's dtype, then `softcap_ce`.
+    Materialises all the logits."""
+    return softcap_ce(F.linear(h, weight.to(dtype=h.dtype))[..., :vocab_size], targets, softcap, reduction)
+
+def _ce_chunk(h, w, targets, softcap: float, grad_scale=None):
+    """One chunk of rows: per-row losses (fp32, 0 where the target is -1) and, given `grad_scale`, the gradient of
+    `grad_scale * losses.sum()` with respect to the raw logits `h @ w^T`, in h's dtype (else None)."""
+    z = h @ w.t()                                      # raw logits of the real vocabulary, upcast to fp32
+    z = z.to(torch.promote_types(z.dtype, torch.float32))
+    t = torch.tanh(z / softcap)
+    c = softcap * t                                    # capped logits
+    lse = torch.logsumexp(c, dim=-1)
+    valid = targets != -1
+    tgt = targets.clamp(min=0)[:, None]                # a safe index on ignored rows (their loss is zeroed)
+    loss = torch.where(valid, lse - c.gather(1, tgt).squeeze(1), 0.0)
+    if grad_scale is None: return loss, None
+    onehot = torch.arange(c.size(1), device=c.device) == tgt   # pointwise, not a scatter: a compiler fuses it
+    dc = torch.exp(c - lse[:, None]) - onehot.float()  # d loss / d capped logits = softmax - onehot(target)
+    g = dc * (1.0 - t * t) * (valid * grad_scale)[:, None]   # through the cap: dc/dz = 1 - tanh^2
+    return loss, g.to(h.dtype)
+
+class FusedLinearSoftcapCE(torch.autograd.Function):
+    """`linear_softcap_ce` ('mean' or 'sum') over `chunk_rows` rows at a time, its backward done inside the forward:
+    only grad_h (N, C, h's dtype) and grad_weight (fp32, padded rows zero) are kept; backward scales them."""
+    @staticmethod
+    def forward(ctx, h, weight, targets, vocab_size: int, softcap: float, reduction: str, chunk_rows: int):
+        w = weight[:vocab_size].to(dtype=h.dtype)      # crop the padding: those logits never exist
+        acc = torch.promote_types(h.dtype, torch.float32)   # fp32 accumulation (fp64 stays fp64)
+        n_valid = (targets != -1).sum()
+        total = torch.zeros((), dtype=acc, device=h.device)
+        scale = 1.0 / n_valid.to(acc) if reduction == "mean" else torch.ones((), dtype=acc, device=h.device)
+        grad_h = torch.empty_like(h)
+        grad_w = torch.zeros(weight.shape, dtype=torch.promote_types(weight.dtype, torch.float32), device=weight.device)
+        for s in range(0, h.size(0), chunk_rows):
+            hc = h[s:s + chunk_rows]
+            loss, g = _ce_chunk(hc, w, targets[s:s + chunk_rows], softcap, scale)
+            total = total + loss.sum()
+            grad_h[s:s + chunk_rows] = g @ w
+            grad_w[:vocab_size] += (g.t() @ hc).to(grad_w.dtype)
+        ctx.save_for_backward(grad_h, grad_w)
+        ctx.weight_dtype = weight.dtype
+        return total / n_valid if reduction == "mean" else total
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable
+    def backward(ctx, grad_out):
+        grad_h, grad_w = ctx.saved_tensors
+        return grad_h * grad_out.to(grad_h.dtype), (grad_w * grad_out).to(ctx.weight_dtype), None, None, None, None, None
+
+def fused_linear_softcap_ce(h, weight, targets, vocab_size: int, softcap: float, reduction: str = "mean",
+                            chunk_rows: int = 4096):
+    """`linear_softcap_ce` without ever holding all the logits: `h` (..., C) hidden states, `weight` (V_padded, C),
+    `targets` (...) with -1 = ignore. 'mean' and 'sum' are fused when a gradient is needed; without one, every
+    reduction is computed chunk by chunk; 'none' with a gradient falls back to the unfused path."""
+    if reduction not in ("mean", "sum", "none"):
+        raise ValueError(f"loss_reduction must be 'mean', 'sum' or 'none', got {reduction!r}")
+    h, targets = h.reshape(-1, h.size(-1)), targets.reshape(-1)
+    needs_grad = torch.is_grad_enabled() and (h.requires_grad or weight.requires_grad)
+    if needs_grad and reduction == "none":   # per-row incoming gradients: grad_weight cannot be precomputed
+        return linear_softcap_ce(h, weight, targets, vocab_size, softcap, reduction)
+    if needs_grad:
+        return FusedLinearSoftcapCE.apply(h, weight, targets, vocab_size, softcap, reduction, chunk_rows)
+    w = weight[:vocab_size].to(dtype=h.dtype)
+    losses = torch.cat([_ce_chunk(h[s:s + chunk_rows], w, targets[s:s + chunk_rows], softcap)[0]
+                        for s in range(0, h.size(0), chunk_rows)])
+    if reduction == "none": return losses
+    return losses.sum() / (targets != -1).sum() if reduction == "mean" else losses.sum()
+
 # %% ../nbs/01_attention_swa.ipynb #01de7a7f
 @patch
 @torch.compiler.disable
@@ -479,8 +558,9 @@ def _check_inputs(self: GPT, idx, targets, kv_cache):
 
 @patch
 def forward(self: GPT, idx, targets=None, kv_cache=None, loss_reduction: str = "mean"):
-    """`idx` (B, T) token ids. With `targets` (B, T) (-1 = ignore): the cross-entropy loss (`loss_reduction` as in
-    `F.cross_entropy`). Without: fp32 logits (B, T, vocab_size). With `kv_cache`: incremental inference, cache advanced by T."""
+    """`idx` (B, T) token ids. With `targets` (B, T) (-1 = ignore): the cross-entropy loss (`loss_reduction` 'mean',
+    'sum' or 'none' as in `F.cross_entropy`; 'none' gives (B*T,) per-token losses, 0 at ignored targets). Without:
+    fp32 logits (B, T, vocab_size). With `kv_cache`: incremental inference, cache advanced by T."""
     B, T = idx.shape
     if T > self.rotary_seq_len:
         raise ValueError(f"sequence of {T} tokens is longer than the rotary cache ({self.rotary_seq_len} = 10 x sequence_len)")
@@ -518,10 +598,14 @@ def forward(self: GPT, idx, targets=None, kv_cache=None, loss_reduction: str = "
     if kv_cache is not None: kv_cache.advance(T)
     if cfg.backout: x = x - self.backout_lambda.to(dt) * x_mid
     x = norm(x)
-    logits = self.lm_head(x)[..., :cfg.vocab_size].float()
-    logits = cfg.logit_softcap * torch.tanh(logits / cfg.logit_softcap)
-    if targets is None: return logits
-    return F.cross_entropy(logits.reshape(-1, logits.size(-1)), targets.reshape(-1), ignore_index=-1, reduction=loss_reduction)
+    # the loss: fused and chunked, unless switched off or the head's matmul was replaced (fp8 training swaps its forward)
+    if targets is not None and cfg.fused_ce and type(self.lm_head).forward is Linear.forward:
+        return fused_linear_softcap_ce(x, self.lm_head.weight, targets, cfg.vocab_size, cfg.logit_softcap,
+                                       loss_reduction, cfg.ce_chunk_rows)
+    logits = self.lm_head(x)[..., :cfg.vocab_size]
+    if targets is not None: return softcap_ce(logits, targets, cfg.logit_softcap, loss_reduction)
+    logits = logits.float()
+    return cfg.logit_softcap * torch.tanh(logits / cfg.logit_softcap)
 
 @patch
 def new_kv_cache(self: GPT, batch_size: int, max_seq_len: int | None = None) -> KVCache:

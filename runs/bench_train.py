@@ -5,6 +5,7 @@ configuration.
     python runs/bench_train.py                                  # d12 and d20 at device batch 32, d24 at 16; SSSL and L
     python runs/bench_train.py --depth 20 --window SSSL --attn flex sdpa --device-batch-size 32
     python runs/bench_train.py --depth 20 --window L --fp8
+    python runs/bench_train.py --depth 20 --window SSSL --ce fused unfused   # the chunked loss against the plain one
     python runs/bench_train.py --data-dir ../shared/data/text --out bench/train_$(git rev-parse --short HEAD).json
     python runs/bench_train.py --smoke                          # tiny, on CPU, in seconds: checks the script works
 
@@ -40,6 +41,7 @@ def one(cfg: dict) -> dict:
     from archerchat.common import compute_dtype
     check_memory(meta, B, T, 1, p.total_batch_size, device, compute_dtype(device))
     model = build_model(p, device)
+    model.config.fused_ce = cfg.get("ce", "fused") == "fused"
     if cfg["fp8"] and device.type == "cuda": convert_to_fp8(model)
     cmodel = torch.compile(model, dynamic=False) if cfg["compile"] else model
     opt = setup_optimizer(model, p)
@@ -68,7 +70,7 @@ def one(cfg: dict) -> dict:
     tok_s = p.total_batch_size / med
     return dict(depth=cfg["depth"], window=cfg["window"], attn=getattr(model, "attn_backend_info", cfg["attn"]),
                 device_batch_size=B, seq_len=T, total_batch_size=p.total_batch_size, grad_accum=p.grad_accum_steps,
-                fp8=cfg["fp8"], compile=cfg["compile"], tok_per_sec=tok_s,
+                fp8=cfg["fp8"], ce=cfg.get("ce", "fused"), compile=cfg["compile"], tok_per_sec=tok_s,
                 mfu=100 * p.flops_per_token * tok_s / H100_PEAK if cuda else None, step_s=med, optimizer_share=opt_med / med,
                 peak_mem_gib=torch.cuda.max_memory_allocated(device) / 2**30 if cuda else None,
                 compile_s=max(0.0, times[0] - med), flops_per_token=p.flops_per_token, device=str(device),
@@ -86,7 +88,7 @@ def fmt_row(r: dict) -> str:
     if "error" in r:
         return f"| d{r['depth']} | {r['window']} | {r['attn']} | {r['device_batch_size']} | error: {r['error'][:80]} |"
     f = lambda v, s: "-" if v is None else s.format(v)
-    return (f"| d{r['depth']} | {r['window']} | {short_attn(r['attn'])}{' fp8' if r['fp8'] else ''} | {r['device_batch_size']} | "
+    return (f"| d{r['depth']} | {r['window']} | {short_attn(r['attn'])}{' fp8' if r['fp8'] else ''}{' unfused-ce' if r.get('ce') == 'unfused' else ''} | {r['device_batch_size']} | "
             f"{r['tok_per_sec']:,.0f} | {f(r['mfu'], '{:.1f}%')} | {r['step_s']:.3f} | {r['optimizer_share']:.1%} | "
             f"{f(r['peak_mem_gib'], '{:.1f}')} | {r['compile_s']:.0f} |")
 
@@ -106,6 +108,8 @@ def main():
     ap.add_argument("--steps", type=int, default=10, help="timed steps")
     ap.add_argument("--warmup", type=int, default=3, help="untimed steps first (the first includes compilation)")
     ap.add_argument("--fp8", action="store_true")
+    ap.add_argument("--ce", nargs="+", default=["fused"], choices=["fused", "unfused"],
+                    help="training loss path: the chunked head+softcap+cross-entropy (GPTConfig.fused_ce) or the plain one")
     ap.add_argument("--no-compile", dest="compile", action="store_false")
     ap.add_argument("--data-dir", default=None, help="parquet shards of real text (default: base_data, else the embedded corpus)")
     ap.add_argument("--device-type", default=None)
@@ -149,8 +153,8 @@ def main():
             print(f"  d{depth} {window:<5} {p.params['total']:>13,} params, {p.flops_per_token:.3e} FLOPs/token, "
                   f"{p.total_batch_size:,} tokens/step = {p.grad_accum_steps} x {B} x {a.seq_len}, vocab {vocab:,}")
     print(HEADER, flush=True)
-    for (depth, B), window, attn in itertools.product(zip(a.depth, batches), a.window, a.attn):
-        cfg = dict(depth=depth, window=window, attn=attn, device_batch_size=B, seq_len=a.seq_len, total_batch_size=a.total_batch_size,
+    for (depth, B), window, attn, ce in itertools.product(zip(a.depth, batches), a.window, a.attn, a.ce):
+        cfg = dict(depth=depth, window=window, attn=attn, ce=ce, device_batch_size=B, seq_len=a.seq_len, total_batch_size=a.total_batch_size,
                    steps=a.steps, warmup=a.warmup, fp8=a.fp8, compile=a.compile, data_dir=a.data_dir, device_type=a.device_type,
                    aspect_ratio=a.aspect_ratio, head_dim=a.head_dim)
         proc = subprocess.run([sys.executable, __file__, "--one", json.dumps(cfg)], env=env, capture_output=True, text=True)
