@@ -41,7 +41,7 @@ def one(cfg: dict) -> dict:
     from archerchat.common import compute_dtype
     check_memory(meta, B, T, 1, p.total_batch_size, device, compute_dtype(device))
     model = build_model(p, device)
-    model.config.fused_ce = cfg.get("ce", "fused") == "fused"
+    model.config.fused_ce = cfg.get("ce", "unfused") == "fused"
     if cfg["fp8"] and device.type == "cuda": convert_to_fp8(model)
     cmodel = torch.compile(model, dynamic=False) if cfg["compile"] else model
     opt = setup_optimizer(model, p)
@@ -88,7 +88,7 @@ def fmt_row(r: dict) -> str:
     if "error" in r:
         return f"| d{r['depth']} | {r['window']} | {r['attn']} | {r['device_batch_size']} | error: {r['error'][:80]} |"
     f = lambda v, s: "-" if v is None else s.format(v)
-    return (f"| d{r['depth']} | {r['window']} | {short_attn(r['attn'])}{' fp8' if r['fp8'] else ''}{' unfused-ce' if r.get('ce') == 'unfused' else ''} | {r['device_batch_size']} | "
+    return (f"| d{r['depth']} | {r['window']} | {short_attn(r['attn'])}{' fp8' if r['fp8'] else ''}{' fused-ce' if r.get('ce') == 'fused' else ''} | {r['device_batch_size']} | "
             f"{r['tok_per_sec']:,.0f} | {f(r['mfu'], '{:.1f}%')} | {r['step_s']:.3f} | {r['optimizer_share']:.1%} | "
             f"{f(r['peak_mem_gib'], '{:.1f}')} | {r['compile_s']:.0f} |")
 
@@ -108,7 +108,7 @@ def main():
     ap.add_argument("--steps", type=int, default=10, help="timed steps")
     ap.add_argument("--warmup", type=int, default=3, help="untimed steps first (the first includes compilation)")
     ap.add_argument("--fp8", action="store_true")
-    ap.add_argument("--ce", nargs="+", default=["fused"], choices=["fused", "unfused"],
+    ap.add_argument("--ce", nargs="+", default=["unfused"], choices=["fused", "unfused"],
                     help="training loss path: the chunked head+softcap+cross-entropy (GPTConfig.fused_ce) or the plain one")
     ap.add_argument("--no-compile", dest="compile", action="store_false")
     ap.add_argument("--data-dir", default=None, help="parquet shards of real text (default: base_data, else the embedded corpus)")
