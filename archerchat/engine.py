@@ -4,7 +4,7 @@
 
 # %% ../nbs/05_engine.ipynb #a4ef74e1
 from __future__ import annotations
-import os, sys, ast, json, math, signal, tempfile, subprocess, operator, time
+import os, re, sys, ast, json, math, signal, tempfile, subprocess, operator, time
 from collections import deque
 import torch
 import torch.nn as nn
@@ -141,6 +141,7 @@ def sample_next_token(logits: torch.Tensor, temperature: float = 1.0, top_k: int
 _BINOPS = {ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul, ast.Div: operator.truediv,
            ast.FloorDiv: operator.floordiv, ast.Mod: operator.mod, ast.Pow: operator.pow}
 _UNOPS = {ast.UAdd: operator.pos, ast.USub: operator.neg}
+_THOUSANDS = re.compile(r"(?<=\d),(?=\d{3}(?!\d))")   # the comma in 1,000 and 12,345,678; not in 1,2 or 1, 000
 
 def format_value(v) -> str:
     "How the tool prints a value: integral floats without `.0` (as GSM8K's annotations write them), else `str`."
@@ -148,7 +149,8 @@ def format_value(v) -> str:
     return str(v)
 
 def calculator(expr: str):
-    "Value of a plain arithmetic expression or `'text'.count('x')`, evaluated without `eval`; None if `expr` is anything else."
+    """Value of a plain arithmetic expression or `'text'.count('x')`, evaluated without `eval`; None if `expr` is anything
+    else. Thousands separators (`1,000`) are read as part of the number when the expression has no string literal."""
     def ev(n):
         if isinstance(n, ast.Constant) and type(n.value) in (int, float, str): return n.value
         if isinstance(n, ast.BinOp) and type(n.op) in _BINOPS:
@@ -163,6 +165,7 @@ def calculator(expr: str):
         raise ValueError(f"not arithmetic: {type(n).__name__}")
     try:
         if len(expr) > 1000: return None
+        if "'" not in expr and '"' not in expr: expr = _THOUSANDS.sub("", expr)
         v = ev(ast.parse(expr.strip(), mode="eval").body)
         return v if isinstance(v, (int, float)) and not isinstance(v, bool) else None
     except (SyntaxError, ValueError, TypeError, ArithmeticError, RecursionError): return None

@@ -4,20 +4,20 @@
 
 # %% ../nbs/06_sft_packing.ipynb #0ffa8ce6
 from __future__ import annotations
-import argparse, ast, dataclasses, json, math, operator, time
+import argparse, dataclasses, json, math, time
 from dataclasses import dataclass
 from pathlib import Path
 import torch
 import torch.distributed as dist
 from .common import base_dir, asset_path, get_dist_info, print0, logger, compute_init, compute_cleanup, autodetect_device_type
+from .engine import Engine
 from .tasks import (validate_conversation, messages_of, Task, TaskMixture, SmolTalk, CustomJSON, MMLU, GSM8K,
                               SimpleSpelling, SpellingBee, CHATCORE_BASELINES, make_eval_task, chatcore, task_source)
 
 # %% auto #0
 __all__ = ['CHAT_SPECIALS', 'render_conversation', 'render_for_completion', 'visualize_mask', 'PackStats', 'SFTPacker',
            'sft_batches', 'sft_lr_multiplier', 'sft_muon_momentum', 'sft_eval', 'default_identity_file', 'sft_mixtures',
-           'load_base', 'sft_train', 'calculator', 'naive_generate_batch', 'run_categorical_eval',
-           'run_generative_eval', 'chat_eval', 'main']
+           'load_base', 'sft_train', 'run_categorical_eval', 'run_generative_eval', 'chat_eval', 'main']
 
 # %% ../nbs/06_sft_packing.ipynb #a6b79221
 CHAT_SPECIALS = ("<|bos|>", "<|user_start|>", "<|user_end|>", "<|assistant_start|>", "<|assistant_end|>",
@@ -327,7 +327,7 @@ def sft_train(model=None, tokenizer=None, *, train_data: Task | None = None, val
             print0(f"step {step:05d} | val loss {val_loss:.4f}" + (f" | val bpb {ev['bpb']:.4f}" if "bpb" in ev else ""))
             if tracker is not None: tracker.log({f"val/{k}": v for k, v in ev.items()}, step=step)
         if chatcore_every > 0 and (last or (step > 0 and step % chatcore_every == 0)):
-            res = chat_eval(model, tokenizer, source=source, max_problems=chatcore_max_problems, batch_size=B)
+            res = chat_eval(model, tokenizer, source=source, max_problems=chatcore_max_problems, batch_size=B, decode="eager")
             if tracker is not None: tracker.log({f"chatcore/{k}": v for k, v in res.items()}, step=step)
         if last: break
         t0 = time.time()
@@ -367,67 +367,6 @@ def sft_train(model=None, tokenizer=None, *, train_data: Task | None = None, val
     return summary
 
 # %% ../nbs/06_sft_packing.ipynb #9afa52b4
-_OPS = {ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul, ast.Div: operator.truediv,
-        ast.FloorDiv: operator.floordiv, ast.Mod: operator.mod, ast.Pow: operator.pow, ast.USub: operator.neg, ast.UAdd: operator.pos}
-
-def calculator(expr: str):
-    "Evaluate an arithmetic expression or `'str'.count('x')` without `eval`; None if it is anything else or fails."
-    def ev(n):
-        if isinstance(n, ast.Constant) and isinstance(n.value, (int, float, str)) and not isinstance(n.value, bool): return n.value
-        if isinstance(n, ast.BinOp) and type(n.op) in _OPS:
-            a, b = ev(n.left), ev(n.right)
-            if isinstance(n.op, ast.Pow) and (not isinstance(b, (int, float)) or abs(b) > 100): raise ValueError("exponent too large")
-            return _OPS[type(n.op)](a, b)
-        if isinstance(n, ast.UnaryOp) and type(n.op) in _OPS: return _OPS[type(n.op)](ev(n.operand))
-        if (isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute) and n.func.attr == "count" and len(n.args) == 1
-                and not n.keywords and isinstance(n.func.value, ast.Constant) and isinstance(n.func.value.value, str)):
-            return n.func.value.value.count(ev(n.args[0]))
-        raise ValueError(f"unsupported expression node {type(n).__name__}")
-    try:
-        expr = expr.replace(",", "").strip()
-        if len(expr) > 200: return None
-        v = ev(ast.parse(expr, mode="eval").body)
-        if isinstance(v, float) and v.is_integer(): v = int(v)
-        return v if isinstance(v, (int, float)) else None
-    except Exception: return None
-
-@torch.no_grad()
-def naive_generate_batch(model, tokenizer, tokens: list[int], num_samples: int = 1, max_tokens: int = 256,
-                         temperature: float = 0.0, top_k: int | None = None, seed: int = 42):
-    "`Engine.generate_batch`'s contract without a KV cache: `(results, masks)`, each row the prompt plus its completion."
-    device = model.get_device()
-    sp = _specials(tokenizer)
-    stop = {sp["<|assistant_end|>"], sp["<|bos|>"]}
-    g = torch.Generator(device=device).manual_seed(seed)
-    results = [list(tokens) for _ in range(num_samples)]
-    masks = [[0] * len(tokens) for _ in range(num_samples)]
-    seq = torch.tensor([tokens] * num_samples, dtype=torch.long, device=device)
-    done, forced, py = [False] * num_samples, [[] for _ in range(num_samples)], [None] * num_samples
-    window = model.config.sequence_len
-    for _ in range(max_tokens):
-        if all(done): break
-        logits = model(seq[:, -window:])[:, -1, :]
-        if temperature == 0.0: nxt = logits.argmax(-1)
-        else:
-            logits = logits / temperature
-            if top_k: logits = logits.masked_fill(logits < torch.topk(logits, min(top_k, logits.size(-1)))[0][:, -1:], float("-inf"))
-            nxt = torch.multinomial(torch.softmax(logits, -1), 1, generator=g)[:, 0]
-        nxt = nxt.tolist()
-        for r in range(num_samples):
-            if done[r]: continue
-            tok_id, m = (forced[r].pop(0), 0) if forced[r] else (nxt[r], 1)
-            nxt[r] = tok_id
-            if tok_id in stop: done[r] = True; continue
-            results[r].append(tok_id); masks[r].append(m)
-            if tok_id == sp["<|python_start|>"]: py[r] = []
-            elif tok_id == sp["<|python_end|>"] and py[r] is not None:
-                value = calculator(tokenizer.decode(py[r])); py[r] = None
-                if value is not None: forced[r] += [sp["<|output_start|>"], *tokenizer.encode(str(value)), sp["<|output_end|>"]]
-            elif py[r] is not None: py[r].append(tok_id)
-        seq = torch.cat([seq, torch.tensor(nxt, device=device)[:, None]], dim=1)
-    return results, masks
-
-# %% ../nbs/06_sft_packing.ipynb #a770e2a8
 def _sum_ranks(*vals, device="cpu"):
     if not (dist.is_available() and dist.is_initialized()): return vals
     t = torch.tensor(vals, dtype=torch.long, device=device); dist.all_reduce(t)
@@ -458,37 +397,33 @@ def run_categorical_eval(task: Task, tokenizer, model, batch_size: int = 8, max_
 
 def run_generative_eval(task: Task, tokenizer, model, engine=None, num_samples: int = 1, max_new_tokens: int = 512,
                         temperature: float = 0.0, top_k: int = 50, max_problems: int | None = None, seed: int = 42) -> float:
-    "Accuracy (pass@`num_samples`) on a generative task: sample completions, decode, `task.evaluate`."
+    """Accuracy (pass@`num_samples`) on a generative task: sample completions with `engine` (default:
+    `Engine(model, tokenizer)`), decode, `task.evaluate`. Any object with `generate_batch` and `max_seq_len` serves."""
     _, rank, _, world = get_dist_info()
     device = model.get_device()
-    generate = engine.generate_batch if engine is not None else (lambda *a, **k: naive_generate_batch(model, tokenizer, *a, **k))
+    if engine is None: engine = Engine(model, tokenizer)
     n = len(task) if max_problems is None else min(len(task), max_problems)
-    passed, total = 0, 0
+    passed, total, no_room = 0, 0, 0
     for i in range(rank, n, world):
         conv = task[i]
         prompt = render_for_completion(tokenizer, conv)
-        results, _ = generate(prompt, num_samples=num_samples, max_tokens=max_new_tokens, temperature=temperature, top_k=top_k, seed=seed + i)
+        total += 1
+        if len(prompt) >= engine.max_seq_len: no_room += 1; continue   # no room to answer: failed
+        results, _ = engine.generate_batch(prompt, num_samples=num_samples, max_tokens=max_new_tokens, temperature=temperature,
+                                           top_k=top_k, seed=seed + i)
         completions = [tokenizer.decode(r[len(prompt):]) for r in results]
-        passed += int(any(task.evaluate(conv, c) for c in completions)); total += 1
+        passed += int(any(task.evaluate(conv, c) for c in completions))
+    if no_room: logger.warning(f"{task!r}: {no_room} of {total} prompts fill the {engine.max_seq_len}-token context; counted as failed")
     passed, total = _sum_ranks(passed, total, device=device)
     return passed / max(1, total)
 
-def _engine_or_none(model, tokenizer, use_engine):
-    if use_engine is False: return None
-    try:
-        from archerchat.engine import Engine
-        return Engine(model, tokenizer)
-    except ImportError:
-        if use_engine: raise ImportError("use_engine=True but archerchat.engine has no Engine yet") from None
-        logger.info("archerchat.engine.Engine is not available: generative tasks use the naive (no KV cache) generator")
-        return None
-
 def chat_eval(model, tokenizer, tasks=None, source=None, max_problems: int | None = None, batch_size: int = 8,
               num_samples: int = 1, max_new_tokens: int = 512, temperature: float = 0.0, top_k: int = 50,
-              use_engine: bool | None = None) -> dict:
-    "Accuracy per task (default: all six ChatCORE tasks) and `ChatCORE`, their mean centred by each random baseline."
+              decode: str = "auto") -> dict:
+    """Accuracy per task (default: all six ChatCORE tasks) and `ChatCORE`, their mean centred by each random baseline.
+    Generative tasks run through `Engine(model, tokenizer, decode=decode)` ('eager' avoids CUDA graphs mid-training)."""
     names = list(CHATCORE_BASELINES) if tasks is None else ([tasks] if isinstance(tasks, str) else list(tasks))
-    engine = _engine_or_none(model, tokenizer, use_engine)
+    engine = Engine(model, tokenizer, decode=decode)
     was_training = model.training
     model.eval()
     res = {}
