@@ -276,18 +276,20 @@ class MuonAdamW(torch.optim.Optimizer):
         super().load_state_dict(state_dict)
 
 # %% ../nbs/02_muon.ipynb #46be74b7
+from .scaling import MATRIX_LR, EMBEDDING_LR, UNEMBEDDING_LR, SCALAR_LR, SMEAR_LR
+
 ADAMW_KINDS = {  # kind -> (lr as a function of the base lrs and the width scale s, betas, weight decay)
     "lm_head":       (lambda lrs, s: lrs["unembedding_lr"] * s,     (0.8, 0.96),  0.01),
     "embedding":     (lambda lrs, s: lrs["embedding_lr"] * s,       (0.8, 0.995), 0.001),
     "value_embeds":  (lambda lrs, s: lrs["embedding_lr"] * s * 0.5, (0.8, 0.995), 0.01),
     "resid_lambdas": (lambda lrs, s: lrs["scalar_lr"] * 0.01,       (0.8, 0.95),  0.05),
     "x0_lambdas":    (lambda lrs, s: lrs["scalar_lr"],              (0.96, 0.95), 0.0),
-    "smear":         (lambda lrs, s: 0.2,                           (0.8, 0.95),  0.0),
-    "scalars":       (lambda lrs, s: 0.2,                           (0.8, 0.95),  0.0),
+    "smear":         (lambda lrs, s: SMEAR_LR,                      (0.8, 0.95),  0.0),
+    "scalars":       (lambda lrs, s: SMEAR_LR,                      (0.8, 0.95),  0.0),
 }
 
-def build_optimizer(model_or_groups, model_dim: int | None = None, *, matrix_lr: float = 0.02, embedding_lr: float = 0.2,
-                    unembedding_lr: float = 0.004, scalar_lr: float = 0.5, weight_decay: float = 0.0,
+def build_optimizer(model_or_groups, model_dim: int | None = None, *, matrix_lr: float = MATRIX_LR, embedding_lr: float = EMBEDDING_LR,
+                    unembedding_lr: float = UNEMBEDDING_LR, scalar_lr: float = SCALAR_LR, weight_decay: float = 0.0,
                     muon_momentum: float = 0.95, muon_beta2: float | None = 0.9, ns_steps: int = 5, **kwargs) -> MuonAdamW:
     "`MuonAdamW` over `model.param_groups_by_kind()` (or such a dict plus `model_dim`) with nanochat's default lrs."
     if hasattr(model_or_groups, "param_groups_by_kind"):

@@ -286,8 +286,10 @@ def sft_train(model=None, tokenizer=None, *, train_data: Task | None = None, val
     total = inherit("total_batch_size", total_batch_size, B * T * world)
     if total % (B * T * world): raise ValueError(f"total_batch_size={total} must be a multiple of device_batch_size*max_seq_len*world = {B * T * world}")
     accum = total // (B * T * world)
-    lrs = dict(embedding_lr=inherit("embedding_lr", embedding_lr, 0.2), unembedding_lr=inherit("unembedding_lr", unembedding_lr, 0.004),
-               matrix_lr=inherit("matrix_lr", matrix_lr, 0.02))
+    from archerchat.scaling import EMBEDDING_LR, UNEMBEDDING_LR, MATRIX_LR   # the same defaults as pretraining
+    lrs = dict(embedding_lr=inherit("embedding_lr", embedding_lr, EMBEDDING_LR),
+               unembedding_lr=inherit("unembedding_lr", unembedding_lr, UNEMBEDDING_LR),
+               matrix_lr=inherit("matrix_lr", matrix_lr, MATRIX_LR))
     if train_data is None or val_data is None:
         tr, va = sft_mixtures(source)
         train_data, val_data = train_data or tr, val_data or va
