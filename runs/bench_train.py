@@ -8,6 +8,7 @@ configuration.
     python runs/bench_train.py --depth 20 --window SSSL --ce fused unfused   # the chunked loss against the plain one
     python runs/bench_train.py --data-dir ../shared/data/text --out bench/train_$(git rev-parse --short HEAD).json
     python runs/bench_train.py --smoke                          # tiny, on CPU, in seconds: checks the script works
+    python runs/bench_train.py --depth 20 --window SSSL --profile prof/   # + where the step's time and memory go
 
 Columns: depth, window pattern, attention backends (full / windowed layers), device batch, tokens/s, MFU against
 989 TFLOP/s (an H100's dense bf16 peak, nanochat's convention: FLOPs/token from estimate_flops, which counts attention
@@ -63,6 +64,15 @@ def one(cfg: dict) -> dict:
             sync(); t1 = time.perf_counter()
             times.append(t1 - t0)
             opt_times.append(e0.elapsed_time(e1) / 1e3 if cuda else t1 - o0)
+        if cfg.get("profile") and cuda:
+            def one_step():
+                for _ in range(p.grad_accum_steps):
+                    x, y, _ = next(loader)
+                    (cmodel(x, y) / p.grad_accum_steps).backward()
+                opt.step(); model.zero_grad(set_to_none=True)
+            try: profile_step(one_step, model, opt, Path(cfg["profile"]), f"d{cfg['depth']}_{cfg['window']}{'_fp8' if cfg['fp8'] else ''}")
+            except Exception:   # a profiling failure must not lose the benchmark row
+                import traceback; traceback.print_exc(file=sys.stdout)
     finally:
         loader.close()
     timed = sorted(times[cfg["warmup"]:]); med = timed[len(timed) // 2]
@@ -75,6 +85,83 @@ def one(cfg: dict) -> dict:
                 peak_mem_gib=torch.cuda.max_memory_allocated(device) / 2**30 if cuda else None,
                 compile_s=max(0.0, times[0] - med), flops_per_token=p.flops_per_token, device=str(device),
                 gpu=torch.cuda.get_device_name(device) if cuda else None, steps=cfg["steps"])
+
+
+KERNEL_KINDS = (("matmul (cuBLAS/CUTLASS)", ("nvjet", "gemm", "cutlass", "xmma", "sm90_", "splitkreduce")),
+                ("attention (flash/flex/cudnn)", ("flash", "flex", "fmha", "attention", "sdpa", "triton_tem")),
+                ("fused pointwise/reductions (Triton)", ("triton_",)),
+                ("copies and memsets", ("memcpy", "memset", "copy")),
+                ("other aten kernels", ("",)))
+
+
+def kernel_kind(name: str) -> str:
+    n = name.lower()
+    return next(k for k, keys in KERNEL_KINDS if any(s in n for s in keys))
+
+
+def profile_step(one_step, model, opt, out_dir: Path, name: str):
+    """Where one whole training step's GPU time and memory go: CUDA kernels by kind and the 25 costliest (torch.profiler),
+    and the tensors alive at the step's memory peak grouped by where they were allocated (CUDA caching-allocator trace).
+    Prints both and writes them as JSON under `out_dir`."""
+    import torch
+    from torch.profiler import profile, ProfilerActivity
+    out_dir.mkdir(parents=True, exist_ok=True)
+    torch.cuda.synchronize()
+    with profile(activities=[ProfilerActivity.CUDA]) as prof:
+        one_step(); torch.cuda.synchronize()
+    kernels = {}
+    for e in prof.events():
+        if e.device_type.name != "CUDA": continue
+        k = kernels.setdefault(e.name, [0.0, 0])
+        k[0] += getattr(e, "self_device_time_total", 0) or getattr(e, "device_time_total", 0); k[1] += 1
+    total = sum(v[0] for v in kernels.values()) or 1.0
+    kinds = {}
+    for n, (t, c) in kernels.items():
+        kk = kinds.setdefault(kernel_kind(n), [0.0, 0]); kk[0] += t; kk[1] += c
+    print(f"\n=== {name}: one step, {sum(c for _, c in kernels.values())} kernels, {total / 1e3:.1f} ms of GPU time")
+    for k, (t, c) in sorted(kinds.items(), key=lambda kv: -kv[1][0]):
+        print(f"  {k:<38} {t / 1e3:9.1f} ms {100 * t / total:5.1f}%  {c:6d} kernels")
+    top = sorted(kernels.items(), key=lambda kv: -kv[1][0])[:25]
+    for n, (t, c) in top: print(f"  {t / 1e3:8.1f} ms {100 * t / total:5.1f}% x{c:<5d} {n[:110]}")
+    # memory: params/grads/optimizer state exist before; trace the step's allocations, find the peak, group what is alive
+    params = sum(p.numel() * p.element_size() for p in model.parameters())
+    state = sum(t.numel() * t.element_size() for s in opt.state.values() for t in s.values() if torch.is_tensor(t))
+    torch.cuda.synchronize(); base = torch.cuda.memory_allocated()
+    torch.cuda.memory._record_memory_history(max_entries=1_000_000)
+    torch.cuda.reset_peak_memory_stats()
+    one_step(); torch.cuda.synchronize()
+    snap = torch.cuda.memory._snapshot()
+    torch.cuda.memory._record_memory_history(enabled=None)
+    trace = snap["device_traces"][torch.cuda.current_device()]
+    live, cur, peak, peak_i = {}, 0, 0, -1
+    for i, ev in enumerate(trace):
+        if ev["action"] == "alloc": cur += ev["size"]
+        elif ev["action"] == "free_completed": cur -= ev["size"]
+        if cur > peak: peak, peak_i = cur, i
+    for ev in trace[:peak_i + 1]:
+        if ev["action"] == "alloc": live[ev["addr"]] = ev
+        elif ev["action"] == "free_completed": live.pop(ev["addr"], None)
+    def where(ev):
+        fr = ev.get("frames") or []
+        pick = next((f for f in fr if "archerchat" in f["filename"] or "torchinductor" in f["filename"]), fr[0] if fr else None)
+        if pick is None: return "?"
+        fn = pick["filename"].split("/")[-1]
+        return f"{fn}:{pick['line']} {pick['name']}"
+    groups = {}
+    for ev in live.values():
+        g = groups.setdefault((where(ev), ev["size"]), [0, 0]); g[0] += ev["size"]; g[1] += 1
+    gib = 2 ** 30
+    print(f"\n=== {name}: memory. before the step: {base / gib:.2f} GiB (parameters {params / gib:.2f}, optimizer state "
+          f"{state / gib:.2f}); peak during the step {torch.cuda.max_memory_allocated() / gib:.2f} GiB; traced peak "
+          f"{(base + peak) / gib:.2f} GiB at event {peak_i} of {len(trace)}; alive then (step allocations, by where and size):")
+    rows = sorted(groups.items(), key=lambda kv: -kv[1][0])
+    for (w, size), (tot, n) in rows[:30]:
+        print(f"  {tot / gib:7.3f} GiB  {n:4d} x {size / 2**20:9.1f} MiB  {w}")
+    out = dict(name=name, kernels_ms={n: t / 1e3 for n, (t, c) in top}, kinds_ms={k: v[0] / 1e3 for k, v in kinds.items()},
+               total_gpu_ms=total / 1e3, mem_before_gib=base / gib, params_gib=params / gib, opt_state_gib=state / gib,
+               peak_gib=torch.cuda.max_memory_allocated() / gib,
+               alive_at_peak=[dict(where=w, size_mib=size / 2**20, count=n, gib=tot / gib) for (w, size), (tot, n) in rows[:60]])
+    (out_dir / f"{name}.json").write_text(json.dumps(out, indent=1))
 
 
 def short_attn(info: str) -> str:
@@ -117,6 +204,8 @@ def main():
     ap.add_argument("--head-dim", type=int, default=128)
     ap.add_argument("--out", default=None, help="JSON output (default <base_dir>/bench/bench_train.json)")
     ap.add_argument("--smoke", action="store_true", help="tiny CPU run: d2, 64-wide, T=64, 2 steps")
+    ap.add_argument("--profile", default=None, metavar="DIR", help="after the timed steps, profile one step (kernels by kind, "
+                    "memory alive at the peak by allocation site) and write JSON there (CUDA only)")
     ap.add_argument("--one", default=None, help=argparse.SUPPRESS)   # internal: run one configuration, print its row as JSON
     a = ap.parse_args()
     if a.one:
@@ -156,7 +245,7 @@ def main():
     for (depth, B), window, attn, ce in itertools.product(zip(a.depth, batches), a.window, a.attn, a.ce):
         cfg = dict(depth=depth, window=window, attn=attn, ce=ce, device_batch_size=B, seq_len=a.seq_len, total_batch_size=a.total_batch_size,
                    steps=a.steps, warmup=a.warmup, fp8=a.fp8, compile=a.compile, data_dir=a.data_dir, device_type=a.device_type,
-                   aspect_ratio=a.aspect_ratio, head_dim=a.head_dim)
+                   aspect_ratio=a.aspect_ratio, head_dim=a.head_dim, profile=a.profile)
         proc = subprocess.run([sys.executable, __file__, "--one", json.dumps(cfg)], env=env, capture_output=True, text=True)
         line = next((l for l in proc.stdout.splitlines() if l.startswith("BENCH_ROW ")), None)
         if line: row = json.loads(line[len("BENCH_ROW "):])
@@ -164,6 +253,7 @@ def main():
             err = (proc.stderr.strip().splitlines() or ["no output"])[-1]
             row = dict(cfg, error=err)
         rows.append(row)
+        if a.profile: print("\n".join(l for l in proc.stdout.splitlines() if not l.startswith("BENCH_ROW ")), flush=True)
         print(fmt_row(row), flush=True)
     from archerchat.common import base_dir, atomic_write
     from archerchat.train import environment
