@@ -44,6 +44,7 @@ def one(cfg: dict) -> dict:
     model = build_model(p, device)
     model.config.fused_ce = cfg.get("ce", "unfused") == "fused"
     if cfg["fp8"] and device.type == "cuda": convert_to_fp8(model)
+    for opt_kv in cfg.get("compile_options") or []: set_compile_option(opt_kv)
     cmodel = torch.compile(model, dynamic=False) if cfg["compile"] else model
     opt = setup_optimizer(model, p)
     cuda = device.type == "cuda"
@@ -84,7 +85,8 @@ def one(cfg: dict) -> dict:
                 mfu=100 * p.flops_per_token * tok_s / H100_PEAK if cuda else None, step_s=med, optimizer_share=opt_med / med,
                 peak_mem_gib=torch.cuda.max_memory_allocated(device) / 2**30 if cuda else None,
                 compile_s=max(0.0, times[0] - med), flops_per_token=p.flops_per_token, device=str(device),
-                gpu=torch.cuda.get_device_name(device) if cuda else None, steps=cfg["steps"])
+                gpu=torch.cuda.get_device_name(device) if cuda else None, steps=cfg["steps"],
+                compile_options=cfg.get("compile_options") or [])
 
 
 KERNEL_KINDS = (("matmul (cuBLAS/CUTLASS)", ("nvjet", "gemm", "cutlass", "xmma", "sm90_", "splitkreduce")),
@@ -164,6 +166,22 @@ def profile_step(one_step, model, opt, out_dir: Path, name: str):
     (out_dir / f"{name}.json").write_text(json.dumps(out, indent=1))
 
 
+def set_compile_option(kv: str):
+    "'inductor.max_autotune=True' -> torch._inductor.config.max_autotune = True (also functorch.*, dynamo.*)."
+    import ast, importlib
+    key, _, val = kv.partition("=")
+    mod, _, attr = key.partition(".")
+    mods = dict(inductor="torch._inductor.config", functorch="torch._functorch.config", dynamo="torch._dynamo.config")
+    if mod not in mods or not attr or not val: raise SystemExit(f"--compile-option {kv!r}: expected inductor|functorch|dynamo.NAME=VALUE")
+    obj = importlib.import_module(mods[mod])
+    *path, last = attr.split(".")
+    for a in path: obj = getattr(obj, a)
+    try: v = ast.literal_eval(val)
+    except (ValueError, SyntaxError): v = val
+    if not hasattr(obj, last): raise SystemExit(f"--compile-option {kv!r}: {mods[mod]} has no {attr!r}")
+    setattr(obj, last, v)
+
+
 def short_attn(info: str) -> str:
     "'attention: sdpa for full-context layers, flex for sliding-window layers (...)' -> 'sdpa/flex'."
     if not info.startswith("attention:"): return info
@@ -175,7 +193,7 @@ def fmt_row(r: dict) -> str:
     if "error" in r:
         return f"| d{r['depth']} | {r['window']} | {r['attn']} | {r['device_batch_size']} | error: {r['error'][:80]} |"
     f = lambda v, s: "-" if v is None else s.format(v)
-    return (f"| d{r['depth']} | {r['window']} | {short_attn(r['attn'])}{' fp8' if r['fp8'] else ''}{' fused-ce' if r.get('ce') == 'fused' else ''} | {r['device_batch_size']} | "
+    return (f"| d{r['depth']} | {r['window']} | {short_attn(r['attn'])}{' fp8' if r['fp8'] else ''}{' fused-ce' if r.get('ce') == 'fused' else ''}{''.join(' ' + o for o in r.get('compile_options', []))} | {r['device_batch_size']} | "
             f"{r['tok_per_sec']:,.0f} | {f(r['mfu'], '{:.1f}%')} | {r['step_s']:.3f} | {r['optimizer_share']:.1%} | "
             f"{f(r['peak_mem_gib'], '{:.1f}')} | {r['compile_s']:.0f} |")
 
@@ -198,6 +216,9 @@ def main():
     ap.add_argument("--ce", nargs="+", default=["unfused"], choices=["fused", "unfused"],
                     help="training loss path: the chunked head+softcap+cross-entropy (GPTConfig.fused_ce) or the plain one")
     ap.add_argument("--no-compile", dest="compile", action="store_false")
+    ap.add_argument("--compile-option", action="append", default=[], metavar="MOD.NAME=VALUE",
+                    help="set a compiler option before compiling, e.g. inductor.max_autotune=True or "
+                         "functorch.activation_memory_budget=0.9 (repeatable)")
     ap.add_argument("--data-dir", default=None, help="parquet shards of real text (default: base_data, else the embedded corpus)")
     ap.add_argument("--device-type", default=None)
     ap.add_argument("--aspect-ratio", type=int, default=64)
@@ -245,7 +266,8 @@ def main():
     for (depth, B), window, attn, ce in itertools.product(zip(a.depth, batches), a.window, a.attn, a.ce):
         cfg = dict(depth=depth, window=window, attn=attn, ce=ce, device_batch_size=B, seq_len=a.seq_len, total_batch_size=a.total_batch_size,
                    steps=a.steps, warmup=a.warmup, fp8=a.fp8, compile=a.compile, data_dir=a.data_dir, device_type=a.device_type,
-                   aspect_ratio=a.aspect_ratio, head_dim=a.head_dim, profile=a.profile)
+                   aspect_ratio=a.aspect_ratio, head_dim=a.head_dim, profile=a.profile,
+                   compile_options=a.compile_option)
         proc = subprocess.run([sys.executable, __file__, "--one", json.dumps(cfg)], env=env, capture_output=True, text=True)
         line = next((l for l in proc.stdout.splitlines() if l.startswith("BENCH_ROW ")), None)
         if line: row = json.loads(line[len("BENCH_ROW "):])
