@@ -272,8 +272,10 @@ def main():
         line = next((l for l in proc.stdout.splitlines() if l.startswith("BENCH_ROW ")), None)
         if line: row = json.loads(line[len("BENCH_ROW "):])
         else:
-            err = (proc.stderr.strip().splitlines() or ["no output"])[-1]
-            row = dict(cfg, error=err)
+            lines = [l for l in proc.stderr.strip().splitlines() if l.strip() and "TORCHDYNAMO_VERBOSE" not in l
+                     and 'TORCH_LOGS="+dynamo"' not in l] or ["no output"]
+            print("\n".join(lines[-25:]), file=sys.stderr)
+            row = dict(cfg, error=next((l for l in reversed(lines) if "Error" in l), lines[-1]))
         rows.append(row)
         if a.profile: print("\n".join(l for l in proc.stdout.splitlines() if not l.startswith("BENCH_ROW ")), flush=True)
         print(fmt_row(row), flush=True)
