@@ -14,9 +14,9 @@ from .common import logger, compute_dtype as _default_compute_dtype
 
 # %% auto #0
 __all__ = ['ATTN_BACKENDS', 'visible', 'reference_attention', 'window_sizes', 'rotary_tables', 'apply_rotary', 'load_fa3',
-           'choose_backends', 'flex_block_mask', 'attention', 'attention_with_cache', 'KVCache', 'norm', 'Linear',
-           'GPTConfig', 'has_value_embed', 'CausalSelfAttention', 'MLP', 'Block', 'GPT', 'softcap_ce',
-           'linear_softcap_ce', 'FusedLinearSoftcapCE', 'fused_linear_softcap_ce']
+           'choose_backends', 'flex_block_mask', 'attention', 'doc_mask_mod', 'doc_masks', 'attention_with_cache',
+           'KVCache', 'norm', 'Linear', 'GPTConfig', 'has_value_embed', 'CausalSelfAttention', 'MLP', 'Block', 'GPT',
+           'softcap_ce', 'linear_softcap_ce', 'FusedLinearSoftcapCE', 'fused_linear_softcap_ce']
 
 # %% ../nbs/01_attention_swa.ipynb #b092804f
 def visible(q_pos: torch.Tensor, k_pos: torch.Tensor, window: int) -> torch.Tensor:
@@ -141,10 +141,13 @@ def _flex(q, k, v, block_mask, enable_gqa):
 
 def attention(q, k, v, window: int, backend: str = "sdpa", block_mask=None):
     """Causal attention over one whole sequence: `q` (B,T,H,D), `k`/`v` (B,T,Hkv,D) -> (B,T,H,D).
-    Key j is visible from query i iff 0 <= i - j <= `window`. `backend` is 'fa3', 'flex' or 'sdpa'."""
+    Key j is visible from query i iff 0 <= i - j <= `window`. `backend` is 'fa3', 'flex' or 'sdpa'.
+    `block_mask` replaces the rule: a Flex `BlockMask` for 'flex', a boolean `(B|1, 1, T, T)` mask for 'sdpa'
+    (True = visible; see `doc_masks`)."""
     T = q.size(1)
     full = window >= T - 1
     if backend == "fa3":
+        if block_mask is not None: raise ValueError("the 'fa3' backend takes no mask: route masked attention (documents) through 'flex' or 'sdpa'")
         y = _fa3_interface().flash_attn_func(q, k, v, causal=True, window_size=(-1 if full else window, 0))
         return y[0] if isinstance(y, tuple) else y
     gqa = q.size(2) != k.size(2)
@@ -153,12 +156,35 @@ def attention(q, k, v, window: int, backend: str = "sdpa", block_mask=None):
         if block_mask is None: block_mask = flex_block_mask(T, window, q.device)
         y = _flex(q, k, v, block_mask, gqa)
     elif backend == "sdpa":
-        if full: y = F.scaled_dot_product_attention(q, k, v, is_causal=True, enable_gqa=gqa)
+        if block_mask is not None: y = F.scaled_dot_product_attention(q, k, v, attn_mask=block_mask, enable_gqa=gqa)
+        elif full: y = F.scaled_dot_product_attention(q, k, v, is_causal=True, enable_gqa=gqa)
         else:
             pos = torch.arange(T, device=q.device)
             y = F.scaled_dot_product_attention(q, k, v, attn_mask=visible(pos, pos, window), enable_gqa=gqa)
     else: raise ValueError(f"attention backend {backend!r} is not one of 'fa3', 'flex', 'sdpa'")
     return y.transpose(1, 2)
+
+# %% ../nbs/01_attention_swa.ipynb #fee56e18
+def doc_mask_mod(doc_ids: torch.Tensor, window: int):
+    "Flex `mask_mod`: key `kv` is visible from query `q` of row `b` iff causal, at most `window` back, and in the same document of `doc_ids` (B, T)."
+    def same_doc_sliding_causal(b, h, q_idx, kv_idx):
+        return (q_idx >= kv_idx) & (q_idx - kv_idx <= window) & (doc_ids[b, q_idx] == doc_ids[b, kv_idx])
+    return same_doc_sliding_causal
+
+@torch.compiler.disable
+def doc_masks(doc_ids: torch.Tensor, window: int, backend: str):
+    """The per-call mask for attention within documents, `doc_ids` (B, T) the document index of each position.
+    'flex': a `BlockMask` with B rows; 'sdpa': a dense boolean (B, 1, T, T), True = visible."""
+    if doc_ids.ndim != 2: raise ValueError(f"doc_ids must be (B, T), got shape {tuple(doc_ids.shape)}")
+    B, T = doc_ids.shape
+    window = int(min(window, T))
+    if backend == "flex":
+        from torch.nn.attention.flex_attention import create_block_mask
+        return create_block_mask(doc_mask_mod(doc_ids, window), B=B, H=None, Q_LEN=T, KV_LEN=T, device=doc_ids.device)
+    if backend == "sdpa":
+        pos = torch.arange(T, device=doc_ids.device)
+        return (visible(pos, pos, window) & (doc_ids[:, :, None] == doc_ids[:, None, :]))[:, None]
+    raise ValueError(f"document masks exist for the 'flex' and 'sdpa' backends, not {backend!r}")
 
 # %% ../nbs/01_attention_swa.ipynb #0f727f35
 def attention_with_cache(q, k, v, k_cache, v_cache, cache_seqlens, window: int, backend: str = "sdpa",
@@ -530,8 +556,11 @@ def _attention_plan(self: GPT, T: int, device: torch.device, with_masks: bool = 
     return plan
 
 @patch
-def _check_inputs(self: GPT, idx, targets, kv_cache):
+def _check_inputs(self: GPT, idx, targets, kv_cache, doc_ids=None):
     if idx.ndim != 2: raise ValueError(f"idx must be (B, T) token ids, got shape {tuple(idx.shape)}")
+    if doc_ids is not None:
+        if doc_ids.shape != idx.shape: raise ValueError(f"doc_ids shape {tuple(doc_ids.shape)} != idx shape {tuple(idx.shape)}")
+        if doc_ids.dtype.is_floating_point or doc_ids.dtype == torch.bool: raise ValueError(f"doc_ids must hold integer document indices, got {doc_ids.dtype}")
     if idx.dtype not in (torch.int64, torch.int32): raise ValueError(f"idx must hold integer token ids, got {idx.dtype}")
     V = self.config.vocab_size
     if targets is not None and targets.shape != idx.shape: raise ValueError(f"targets shape {tuple(targets.shape)} != idx shape {tuple(idx.shape)}")
@@ -542,6 +571,7 @@ def _check_inputs(self: GPT, idx, targets, kv_cache):
     if idx.numel(): stats += [idx.min(), idx.max()]
     if targets is not None and targets.numel(): stats += [targets.min(), targets.max()]
     if kv_cache is not None: stats.append(kv_cache.cache_seqlens.max())
+    if doc_ids is not None and doc_ids.size(1) > 1: stats.append((doc_ids[:, 1:] < doc_ids[:, :-1]).any())
     if not stats: return
     stats = torch.stack([t.long() for t in stats]).tolist()
     if idx.numel():
@@ -555,19 +585,26 @@ def _check_inputs(self: GPT, idx, targets, kv_cache):
         if end > kv_cache.max_seq_len:
             raise ValueError(f"KV cache overflow: a row would reach {end} tokens but the cache holds {kv_cache.max_seq_len}; allocate a longer cache")
         if end > self.rotary_seq_len: raise ValueError(f"position {end} is beyond the rotary cache of {self.rotary_seq_len} positions")
+    if doc_ids is not None and doc_ids.size(1) > 1 and stats.pop(0):
+        raise ValueError("doc_ids must be non-decreasing along each row (documents are numbered in the order they are packed)")
 
 @patch
-def forward(self: GPT, idx, targets=None, kv_cache=None, loss_reduction: str = "mean"):
+def forward(self: GPT, idx, targets=None, kv_cache=None, loss_reduction: str = "mean", doc_ids=None):
     """`idx` (B, T) token ids. With `targets` (B, T) (-1 = ignore): the cross-entropy loss (`loss_reduction` 'mean',
     'sum' or 'none' as in `F.cross_entropy`; 'none' gives (B*T,) per-token losses, 0 at ignored targets). Without:
-    fp32 logits (B, T, vocab_size). With `kv_cache`: incremental inference, cache advanced by T."""
+    fp32 logits (B, T, vocab_size). With `kv_cache`: incremental inference, cache advanced by T.
+    With `doc_ids` (B, T), the non-decreasing document index of each position of packed rows (training and
+    evaluation, not with `kv_cache`): no position sees, through attention or the smear gate, another document."""
     B, T = idx.shape
     if T > self.rotary_seq_len:
         raise ValueError(f"sequence of {T} tokens is longer than the rotary cache ({self.rotary_seq_len} = 10 x sequence_len)")
+    if doc_ids is not None and kv_cache is not None:
+        raise ValueError("doc_ids (packed documents) is for whole-sequence forwards; with a kv_cache, keep one document per row")
     if not torch.compiler.is_compiling() and not (idx.is_cuda and torch.cuda.is_current_stream_capturing()):
-        self._check_inputs(idx, targets, kv_cache)   # (skipped inside a CUDA graph capture: checks ask the device)
+        self._check_inputs(idx, targets, kv_cache, doc_ids)   # (skipped inside a CUDA graph capture: checks ask the device)
     cfg, dt = self.config, self.compute_dtype
-    plan = self._attention_plan(T, idx.device, with_masks=kv_cache is None)
+    if doc_ids is None: plan = self._attention_plan(T, idx.device, with_masks=kv_cache is None)
+    else: plan = self._doc_attention_plan(doc_ids)   # per-call masks (section 8)
     B, T = idx.shape   # read again: compiled code resumes after the uncompiled call above, and must see T as a size of idx
     pos = None
     if kv_cache is None:
@@ -585,6 +622,9 @@ def forward(self: GPT, idx, targets=None, kv_cache=None, loss_reduction: str = "
     if cfg.smear:   # x_t += lambda * sigmoid(w . x_t[:24]) * x_{t-1}
         first = x.new_zeros(B, 1, x.size(-1)) if kv_cache is None else kv_cache.prev_embedding
         prev = torch.cat([first, x[:, :-1]], dim=1)
+        if doc_ids is not None:   # a document's first token has no previous token
+            same = torch.cat([torch.zeros_like(doc_ids[:, :1], dtype=torch.bool), doc_ids[:, 1:] == doc_ids[:, :-1]], dim=1)
+            prev = prev * same.unsqueeze(-1).to(dt)
         if kv_cache is not None: kv_cache.prev_embedding.copy_(x[:, -1:])   # in place: a captured graph keeps it
         gate = self.smear_lambda.to(dt) * torch.sigmoid(self.smear_gate(x[..., :cfg.smear_gate_channels]))
         x = x + gate * prev
@@ -613,6 +653,28 @@ def new_kv_cache(self: GPT, batch_size: int, max_seq_len: int | None = None) -> 
     c = self.config
     return KVCache(batch_size, max_seq_len or c.sequence_len, c.n_layer, c.n_kv_head, c.head_dim, c.n_embd,
                    device=self.get_device(), dtype=self.compute_dtype)
+
+# %% ../nbs/01_attention_swa.ipynb #679fbde7
+@patch
+@torch.compiler.disable
+def _doc_attention_plan(self: GPT, doc_ids: torch.Tensor):
+    "Per-layer (backend, mask) for a forward over packed documents `doc_ids` (B, T); one mask per distinct (backend, window)."
+    T, device = doc_ids.size(1), doc_ids.device
+    requested = self.config.attn_backend
+    if requested == "auto": requested = (os.environ.get("ARCHERCHAT_ATTN") or "auto").strip().lower()
+    masks, plan, swapped = {}, [], set()
+    for (backend, _), w in zip(self._attention_plan(T, device, with_masks=False), self.window_sizes):
+        if backend == "fa3" or (backend == "sdpa" and device.type == "cuda" and requested != "sdpa"):
+            swapped.add(backend); backend = "flex"
+        key = (backend, min(w, T))
+        if key not in masks: masks[key] = doc_masks(doc_ids, w, backend)
+        plan.append((backend, masks[key]))
+    log_key = ("documents", device.type, self.compute_dtype, requested, tuple(b for b, _ in plan))
+    if log_key not in self._attn_plans:   # log once per plan
+        self._attn_plans[log_key] = None
+        why = f"; {'/'.join(sorted(swapped))} layers run Flex (FA3 takes no mask here, SDPA would need a dense one)" if swapped else ""
+        logger.info(f"attention over packed documents: {[b for b, _ in plan]} with per-call document masks{why}")
+    return plan
 
 # %% ../nbs/01_attention_swa.ipynb #52a937ea
 @patch

@@ -150,7 +150,8 @@ class SFTPacker:
 # %% ../nbs/06_sft_packing.ipynb #ce868356
 def sft_batches(dataset: Task, tokenizer, batch_size: int, seq_len: int, device="cpu", buffer_size: int = 100,
                 too_long: str = "skip", rank: int | None = None, world_size: int | None = None, log_skips: bool = True):
-    "Endless `(inputs, targets, info)` batches of whole conversations packed best-fit into rows of `seq_len + 1`, padded."
+    """Endless `(inputs, targets, info)` batches of whole conversations packed best-fit into rows of `seq_len + 1`,
+    padded; `info['doc_ids']` (B, seq_len) long, on `device`: the conversation index of each input position (padding last)."""
     n = len(dataset)
     if n == 0: raise ValueError(f"{dataset!r} has no conversations")
     if rank is None or world_size is None: _, rank, _, world_size = get_dist_info()
@@ -176,9 +177,13 @@ def sft_batches(dataset: Task, tokenizer, batch_size: int, seq_len: int, device=
         batch = torch.tensor(rows, dtype=torch.long, pin_memory=use_pin)
         mask = torch.tensor(masks, dtype=torch.bool, pin_memory=use_pin)
         targets = batch[:, 1:].masked_fill(~mask[:, 1:], -1)
+        docs = torch.stack([torch.repeat_interleave(torch.arange(len(l) + 1), torch.tensor(l + [seq_len + 1 - sum(l)]))
+                            for l in lengths])[:, :-1]
+        if use_pin: docs = docs.pin_memory()
         # progress: conversations taken out of the buffer (all ranks together) per epoch of the dataset
         taken = (state["consumed"] - len(packer)) * world_size
-        info = dict(progress=taken / n, epoch=state["epoch"], lengths=lengths, stats=packer.stats)
+        info = dict(progress=taken / n, epoch=state["epoch"], lengths=lengths, stats=packer.stats,
+                    doc_ids=docs.to(device, non_blocking=use_pin))
         yield (batch[:, :-1].to(device, non_blocking=use_pin), targets.to(device, non_blocking=use_pin), info)
 
 # %% ../nbs/06_sft_packing.ipynb #9ba7fa56
@@ -195,15 +200,17 @@ def sft_muon_momentum(step: int) -> float:
     return (1 - frac) * 0.85 + frac * 0.95
 
 @torch.no_grad()
-def sft_eval(model, batches, steps: int, token_bytes: torch.Tensor | None = None) -> dict:
+def sft_eval(model, batches, steps: int, token_bytes: torch.Tensor | None = None, doc_mask: bool = True) -> dict:
     """Validation over `steps` batches, summed over ranks: `loss` (mean nats per supervised target token) and, given
-    `token_bytes`, `bpb` (bits per byte of the supervised targets, special tokens excluded, as `archerchat.evaluation`)."""
+    `token_bytes`, `bpb` (bits per byte of the supervised targets, special tokens excluded, as `archerchat.evaluation`).
+    With `doc_mask`, a batch's `info['doc_ids']` (when it has one) keeps each conversation from reading the others."""
     device = model.get_device()
     tot = torch.zeros(4, dtype=torch.float64, device=device)   # nats, targets, nats on byte-bearing targets, bytes
     tb = token_bytes.to(device) if token_bytes is not None else None
     for _ in range(steps):
-        x, y, *_ = next(batches)
-        loss = model(x, y, loss_reduction="none").reshape(-1).double()
+        x, y, *rest = next(batches)
+        docs = rest[0].get("doc_ids") if doc_mask and rest and isinstance(rest[0], dict) else None
+        loss = model(x, y, loss_reduction="none", doc_ids=docs).reshape(-1).double()
         y = y.reshape(-1)
         valid = y >= 0
         tot[0] += loss[valid].sum(); tot[1] += valid.sum()
@@ -261,9 +268,11 @@ def sft_train(model=None, tokenizer=None, *, train_data: Task | None = None, val
               embedding_lr: float | None = None, unembedding_lr: float | None = None, matrix_lr: float | None = None,
               init_lr_frac: float = 0.8, warmup_ratio: float = 0.0, warmdown_ratio: float = 0.5, final_lr_frac: float = 0.0,
               eval_every: int = 200, eval_tokens: int = 40 * 524288, chatcore_every: int = -1, chatcore_max_problems: int = 24,
-              too_long: str = "skip", save: bool = True, tracker=None, log_every: int = 1, compile: bool | None = None) -> dict:
+              too_long: str = "skip", save: bool = True, tracker=None, log_every: int = 1, compile: bool | None = None,
+              doc_mask: bool = True) -> dict:
     """Fine-tune a chat model. With `model=None` the base checkpoint `base_tag`/`base_step` is loaded (and its optimizer
-    state warm-starts MuonAdamW); otherwise `model` (and `optim_state`, if any) is used. Returns a summary dict."""
+    state warm-starts MuonAdamW); otherwise `model` (and `optim_state`, if any) is used. `doc_mask`: packed
+    conversations do not attend to each other (off: they do, as in nanochat). Returns a summary dict."""
     from archerchat.optim import build_optimizer
     is_ddp, rank, _, world = get_dist_info()
     meta, base_info = {}, {}
@@ -309,7 +318,7 @@ def sft_train(model=None, tokenizer=None, *, train_data: Task | None = None, val
     eval_steps = max(1, eval_tokens // (B * T * world))
     config = dict(max_seq_len=T, device_batch_size=B, total_batch_size=total, grad_accum_steps=accum, num_iterations=num_iterations,
                   num_epochs=num_epochs, init_lr_frac=init_lr_frac, warmup_ratio=warmup_ratio, warmdown_ratio=warmdown_ratio,
-                  final_lr_frac=final_lr_frac, eval_every=eval_every, eval_steps=eval_steps, too_long=too_long, **lrs,
+                  final_lr_frac=final_lr_frac, eval_every=eval_every, eval_steps=eval_steps, too_long=too_long, doc_mask=doc_mask, **lrs,
                   train=repr(train_data), val=repr(val_data), base=base_info, world_size=world)
     print0(f"SFT: {len(train_data):,} train conversations | rows {B}x{T + 1} x{accum} accum x{world} ranks | eval {eval_steps} batches")
     x, y, info = next(train_it)
@@ -322,7 +331,7 @@ def sft_train(model=None, tokenizer=None, *, train_data: Task | None = None, val
         if last or (eval_every > 0 and step % eval_every == 0):
             model.eval()
             val_it = sft_batches(val_data, tokenizer, B, T, device, too_long=too_long, rank=rank, world_size=world, log_skips=False)
-            ev = sft_eval(cmodel, val_it, eval_steps, token_bytes)
+            ev = sft_eval(cmodel, val_it, eval_steps, token_bytes, doc_mask)
             model.train()
             val_loss = ev["loss"]
             history.append((step, val_loss))
@@ -335,7 +344,7 @@ def sft_train(model=None, tokenizer=None, *, train_data: Task | None = None, val
         t0 = time.time()
         for _ in range(accum):
             n_sup = (y >= 0).sum().clamp(min=1)
-            loss = cmodel(x, y, loss_reduction="sum") / n_sup
+            loss = cmodel(x, y, loss_reduction="sum", doc_ids=info["doc_ids"] if doc_mask else None) / n_sup
             (loss / accum).backward()
             train_loss = loss.detach()
             x, y, info = next(train_it)
@@ -467,6 +476,7 @@ def _parser():
     t.add_argument("--mmlu-epochs", type=int, default=3); t.add_argument("--gsm8k-epochs", type=int, default=4)
     t.add_argument("--identity-file", default=None, help="JSONL identity conversations (default: base_dir()/identity_conversations.jsonl or the packaged one)")
     t.add_argument("--too-long", default="skip", choices=["skip", "truncate"])
+    t.add_argument("--doc-mask", type=int, default=1, help="packed conversations do not attend to each other (0: they do, as in nanochat)")
     t.add_argument("--tracker", default="", help="telemetry project name (empty: no tracking)")
     e = sub.add_parser("eval", help="evaluate a chat (or base) model: accuracy per task and ChatCORE")
     e.add_argument("-i", "--source-kind", default="sft", choices=["base", "sft"], help="which checkpoints to load")
@@ -496,7 +506,8 @@ def main(argv=None):
                           unembedding_lr=args.unembedding_lr, matrix_lr=args.matrix_lr, init_lr_frac=args.init_lr_frac,
                           warmup_ratio=args.warmup_ratio, warmdown_ratio=args.warmdown_ratio, final_lr_frac=args.final_lr_frac,
                           eval_every=args.eval_every, eval_tokens=args.eval_tokens, chatcore_every=args.chatcore_every,
-                          chatcore_max_problems=args.chatcore_max_problems, too_long=args.too_long, tracker=tracker)
+                          chatcore_max_problems=args.chatcore_max_problems, too_long=args.too_long, tracker=tracker,
+                          doc_mask=bool(args.doc_mask))
             if tracker is not None: tracker.finish()
             print0(json.dumps({k: v for k, v in s.items() if k != "train_losses"}, default=str))
         else:
