@@ -12,7 +12,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 import torch.distributed as dist
 from .common import (base_dir, atomic_write, atomic_torch_save, logger, compute_init, compute_cleanup,
-                               autodetect_device_type, print0)
+                               autodetect_device_type, print0, asset_path)
 
 # %% auto #0
 __all__ = ['PEAK_BF16_FLOPS', 'SAMPLE_PROMPTS', 'MULTI_GPU_ENV', 'save_checkpoint', 'checkpoint_steps', 'find_last_step',
