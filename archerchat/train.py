@@ -455,8 +455,9 @@ def _rng_state(device) -> dict:
     return st
 
 def _set_rng_state(st: dict, device):
-    torch.set_rng_state(st["cpu"])
-    if "cuda" in st and torch.device(device).type == "cuda": torch.cuda.set_rng_state(st["cuda"], device)
+    # RNG states are CPU byte tensors; a checkpoint loaded with map_location=cuda brings them back on the GPU
+    torch.set_rng_state(st["cpu"].cpu())
+    if "cuda" in st and torch.device(device).type == "cuda": torch.cuda.set_rng_state(st["cuda"].cpu(), device)
 
 def _resolve_resume(resume, ckpt_dir) -> int | None:
     if resume is None or resume == -1: return None
