@@ -213,15 +213,20 @@ def attention_with_cache(q, k, v, k_cache, v_cache, cache_seqlens, window: int, 
         if keys is None: keys = torch.arange(hi, device=q.device)
         mask = visible(pos, keys, window)[:, None]                             # (B, 1, T, hi-lo)
     kk, vv = k_cache[:, lo:hi], v_cache[:, lo:hi]
-    y = _cached_sdpa(q.transpose(1, 2), kk.transpose(1, 2), vv.transpose(1, 2), mask, q.size(2) != k.size(2))
-    return y.transpose(1, 2)
+    return _cached_sdpa(q, kk, vv, mask, q.size(2) != k.size(2))
 
-@torch.compiler.disable
-def _cached_sdpa(q, k, v, mask, gqa: bool):
-    # Kept out of compiled code on purpose: inside a compiled decode step (one query, a boolean mask over a dynamic
-    # number of keys) the compiler replaces SDPA by a generic softmax reduction, about 25 us per layer on an H100 at
-    # d20 against about 9 us for the fused kernel SDPA picks eagerly. A CUDA graph captures the eager call just the same.
-    return F.scaled_dot_product_attention(q, k, v, attn_mask=mask, enable_gqa=gqa)
+@torch.library.custom_op("archerchat::cached_sdpa", mutates_args=())
+def _cached_sdpa(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, mask: torch.Tensor, gqa: bool) -> torch.Tensor:
+    "SDPA of `q` (B,T,H,D) over `k`/`v` (B,S,Hkv,D) with a boolean `mask` (B,1,T,S): (B,T,H,D), contiguous."
+    # An opaque op on purpose: inside a compiled decode step (one query, a boolean mask over a dynamic number of keys)
+    # the compiler would replace SDPA by a generic softmax reduction, about 25 us per layer on an H100 at d20 against
+    # about 9 us for the fused kernel SDPA picks when called as is. A custom op keeps the step one graph (no graph
+    # break, no per-layer recompiles) and a CUDA graph captures it like any other kernel.
+    y = F.scaled_dot_product_attention(q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2), attn_mask=mask, enable_gqa=gqa)
+    return y.transpose(1, 2).contiguous()
+
+@_cached_sdpa.register_fake
+def _(q, k, v, mask, gqa): return q.new_empty(q.shape)
 
 # %% ../nbs/01_attention_swa.ipynb #bfef1f7c
 class KVCache:
