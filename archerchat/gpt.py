@@ -13,10 +13,10 @@ import torch.nn.functional as F
 from .common import logger, compute_dtype as _default_compute_dtype
 
 # %% auto #0
-__all__ = ['ATTN_BACKENDS', 'visible', 'reference_attention', 'window_sizes', 'rotary_tables', 'apply_rotary', 'load_fa3',
-           'choose_backends', 'flex_block_mask', 'attention', 'doc_mask_mod', 'doc_masks', 'attention_with_cache',
-           'KVCache', 'norm', 'Linear', 'GPTConfig', 'has_value_embed', 'CausalSelfAttention', 'MLP', 'Block', 'GPT',
-           'softcap_ce', 'linear_softcap_ce', 'FusedLinearSoftcapCE', 'fused_linear_softcap_ce']
+__all__ = ['ATTN_BACKENDS', 'FLEX_PAD', 'visible', 'reference_attention', 'window_sizes', 'rotary_tables', 'apply_rotary',
+           'load_fa3', 'choose_backends', 'flex_block_mask', 'attention', 'doc_mask_mod', 'doc_masks',
+           'attention_with_cache', 'KVCache', 'norm', 'Linear', 'GPTConfig', 'has_value_embed', 'CausalSelfAttention',
+           'MLP', 'Block', 'GPT', 'softcap_ce', 'linear_softcap_ce', 'FusedLinearSoftcapCE', 'fused_linear_softcap_ce']
 
 # %% ../nbs/01_attention_swa.ipynb #b092804f
 def visible(q_pos: torch.Tensor, k_pos: torch.Tensor, window: int) -> torch.Tensor:
@@ -127,8 +127,13 @@ def flex_block_mask(T: int, window: int, device):
 
 from torch.nn.attention.flex_attention import flex_attention as _flex_attention
 
+FLEX_PAD = 256   # uncompiled Flex calls pad the sequence to a multiple of this: at most 8 kernels up to T=2048
+
 @functools.cache
 def _flex_compiled():   # made on first use: creating it imports the compiler stack
+    cfg = torch._dynamo.config   # one compiled kernel per padded length: allow more than dynamo's default 8
+    for name in ("recompile_limit", "cache_size_limit"):
+        if hasattr(cfg, name): setattr(cfg, name, max(getattr(cfg, name), 64))
     return torch.compile(_flex_attention, dynamic=False)
 
 def _flex(q, k, v, block_mask, enable_gqa):
@@ -154,7 +159,13 @@ def attention(q, k, v, window: int, backend: str = "sdpa", block_mask=None):
     q, k, v = q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2)          # (B, heads, T, D)
     if backend == "flex":
         if block_mask is None: block_mask = flex_block_mask(T, window, q.device)
-        y = _flex(q, k, v, block_mask, gqa)
+        pad = (-T) % FLEX_PAD
+        if pad and q.is_cuda and not torch.compiler.is_compiling() and block_mask is flex_block_mask(T, window, q.device):
+            # uncompiled calls of every length (evaluation, CORE): pad to a multiple of FLEX_PAD so that the compiled
+            # kernel is reused instead of recompiled for each length. Exact: padded keys come after every real query.
+            q, k, v = (F.pad(t, (0, 0, 0, pad)) for t in (q, k, v))
+            y = _flex(q, k, v, flex_block_mask(T + pad, window, q.device), gqa)[:, :, :T]
+        else: y = _flex(q, k, v, block_mask, gqa)
     elif backend == "sdpa":
         if block_mask is not None: y = F.scaled_dot_product_attention(q, k, v, attn_mask=block_mask, enable_gqa=gqa)
         elif full: y = F.scaled_dot_product_attention(q, k, v, is_causal=True, enable_gqa=gqa)
@@ -562,7 +573,8 @@ def _attention_plan(self: GPT, T: int, device: torch.device, with_masks: bool = 
     full, windowed = self._attn_plans[key]
     plan = []
     for w in self.window_sizes:
-        backend = full if w >= self.config.sequence_len else windowed
+        # a window that covers the whole sequence is plain causal attention: the full-context kernel does it faster
+        backend = full if w >= self.config.sequence_len or w >= T - 1 else windowed
         plan.append((backend, flex_block_mask(T, w, device) if with_masks and backend == "flex" else None))
     return plan
 
