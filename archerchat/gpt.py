@@ -14,7 +14,7 @@ from .common import logger, compute_dtype as _default_compute_dtype
 
 # %% auto #0
 __all__ = ['ATTN_BACKENDS', 'FLEX_PAD', 'visible', 'reference_attention', 'window_sizes', 'rotary_tables', 'apply_rotary',
-           'load_fa3', 'choose_backends', 'flex_block_mask', 'attention', 'doc_mask_mod', 'doc_masks',
+           'load_fa3', 'choose_backends', 'flex_block_mask', 'flex_padded', 'attention', 'doc_mask_mod', 'doc_masks',
            'attention_with_cache', 'KVCache', 'norm', 'Linear', 'GPTConfig', 'has_value_embed', 'CausalSelfAttention',
            'MLP', 'Block', 'GPT', 'softcap_ce', 'linear_softcap_ce', 'FusedLinearSoftcapCE', 'fused_linear_softcap_ce']
 
@@ -144,6 +144,15 @@ def _flex(q, k, v, block_mask, enable_gqa):
         warnings.simplefilter("ignore", UserWarning)
         return _flex_attention(q, k, v, block_mask=block_mask, enable_gqa=enable_gqa)
 
+def flex_padded(q, k, v, window: int, gqa: bool = False, multiple: int = FLEX_PAD):
+    """Windowed causal Flex attention of `q`/`k`/`v` (B, heads, T, D) computed at the length rounded up to `multiple`.
+    Outside compiled code (evaluation, CORE: a new length per prompt) the compiled kernel then serves every length of
+    a bucket instead of being recompiled per length. Exact: the padded keys come after every real query."""
+    T = q.size(2)
+    pad = (-T) % multiple
+    if pad: q, k, v = (F.pad(t, (0, 0, 0, pad)) for t in (q, k, v))
+    return _flex(q, k, v, flex_block_mask(T + pad, window, q.device), gqa)[:, :, :T]
+
 def attention(q, k, v, window: int, backend: str = "sdpa", block_mask=None):
     """Causal attention over one whole sequence: `q` (B,T,H,D), `k`/`v` (B,T,Hkv,D) -> (B,T,H,D).
     Key j is visible from query i iff 0 <= i - j <= `window`. `backend` is 'fa3', 'flex' or 'sdpa'.
@@ -159,12 +168,9 @@ def attention(q, k, v, window: int, backend: str = "sdpa", block_mask=None):
     q, k, v = q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2)          # (B, heads, T, D)
     if backend == "flex":
         if block_mask is None: block_mask = flex_block_mask(T, window, q.device)
-        pad = (-T) % FLEX_PAD
-        if pad and q.is_cuda and not torch.compiler.is_compiling() and block_mask is flex_block_mask(T, window, q.device):
-            # uncompiled calls of every length (evaluation, CORE): pad to a multiple of FLEX_PAD so that the compiled
-            # kernel is reused instead of recompiled for each length. Exact: padded keys come after every real query.
-            q, k, v = (F.pad(t, (0, 0, 0, pad)) for t in (q, k, v))
-            y = _flex(q, k, v, flex_block_mask(T + pad, window, q.device), gqa)[:, :, :T]
+        if (T % FLEX_PAD and q.is_cuda and not torch.compiler.is_compiling()
+                and block_mask is flex_block_mask(T, window, q.device)):   # uncompiled, any length: see flex_padded
+            y = flex_padded(q, k, v, window, gqa)
         else: y = _flex(q, k, v, block_mask, gqa)
     elif backend == "sdpa":
         if block_mask is not None: y = F.scaled_dot_product_attention(q, k, v, attn_mask=block_mask, enable_gqa=gqa)
