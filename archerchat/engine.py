@@ -9,7 +9,7 @@ from collections import deque
 import torch
 import torch.nn as nn
 from .common import logger
-from .gpt import GPT, GPTConfig, KVCache
+from .gpt import GPT, GPTConfig, KVCache, allow_recompiles
 
 # %% auto #0
 __all__ = ['SANDBOX_PRELOAD', 'random_model', 'ByteTokenizer', 'generate_naive', 'prefill', 'load_rows', 'hash32', 'row_keys',
@@ -366,7 +366,7 @@ class Engine:
         valid until the next call."""
         if not self.compile or len(tokens) < 2 or self._prefill_failed: return prefill(self.model, tokens)
         if self._pcache is None:
-            _allow_recompiles()
+            allow_recompiles()   # compiled steps are specialised per batch size and sampling mode
             n = -(-self.max_seq_len // self.bucket) * self.bucket
             self._pcache, self._pkeys = self.model.new_kv_cache(1, n), torch.arange(n, device=self.device)
             self._prefill_fn = torch.compile(self._prefill_forward, dynamic=False)
@@ -462,12 +462,6 @@ class Engine:
         return results, masks
 
 # %% ../nbs/05_engine.ipynb #6a014443
-def _allow_recompiles(n: int = 64):
-    "Compiled steps are specialised per batch size and sampling mode: let dynamo keep more than its default 8 versions."
-    cfg = torch._dynamo.config
-    for name in ("recompile_limit", "cache_size_limit"):
-        if hasattr(cfg, name): setattr(cfg, name, max(getattr(cfg, name), n))
-
 class GraphDecoder(Decoder):
     """The decode step, and sampling, as CUDA graphs (one per attention bucket and sampling mode), optionally
     `torch.compile`d first (once: the bucket is a dynamic size). Same results as `Decoder(bucket=...)`."""
@@ -481,7 +475,7 @@ class GraphDecoder(Decoder):
         self.fed, self._keys, self._temp, self._top_p = None, None, None, None   # what the buffers hold
         self.graphs, self.bounds, self.pool = {}, {}, None
         self.compiled = compile
-        if compile: _allow_recompiles()
+        if compile: allow_recompiles()   # compiled steps are specialised per batch size and sampling mode
         self.run = torch.compile(self._step, dynamic=False) if compile else self._step
 
     def _step(self, sampling):

@@ -14,9 +14,10 @@ from .common import logger, compute_dtype as _default_compute_dtype
 
 # %% auto #0
 __all__ = ['ATTN_BACKENDS', 'FLEX_PAD', 'visible', 'reference_attention', 'window_sizes', 'rotary_tables', 'apply_rotary',
-           'load_fa3', 'choose_backends', 'flex_block_mask', 'flex_padded', 'attention', 'doc_mask_mod', 'doc_masks',
-           'attention_with_cache', 'KVCache', 'norm', 'Linear', 'GPTConfig', 'has_value_embed', 'CausalSelfAttention',
-           'MLP', 'Block', 'GPT', 'softcap_ce', 'linear_softcap_ce', 'FusedLinearSoftcapCE', 'fused_linear_softcap_ce']
+           'load_fa3', 'choose_backends', 'flex_block_mask', 'allow_recompiles', 'flex_padded', 'attention',
+           'doc_mask_mod', 'doc_masks', 'attention_with_cache', 'KVCache', 'norm', 'Linear', 'GPTConfig',
+           'has_value_embed', 'CausalSelfAttention', 'MLP', 'Block', 'GPT', 'softcap_ce', 'linear_softcap_ce',
+           'FusedLinearSoftcapCE', 'fused_linear_softcap_ce']
 
 # %% ../nbs/01_attention_swa.ipynb #b092804f
 def visible(q_pos: torch.Tensor, k_pos: torch.Tensor, window: int) -> torch.Tensor:
@@ -129,11 +130,15 @@ from torch.nn.attention.flex_attention import flex_attention as _flex_attention
 
 FLEX_PAD = 256   # uncompiled Flex calls pad the sequence to a multiple of this: at most 8 kernels up to T=2048
 
+def allow_recompiles(n: int = 64):
+    "Let dynamo keep `n` specialised versions of a compiled function (its default is 8): one per shape we expect."
+    cfg = torch._dynamo.config
+    for name in ("recompile_limit", "cache_size_limit"):
+        if hasattr(cfg, name): setattr(cfg, name, max(getattr(cfg, name), n))
+
 @functools.cache
 def _flex_compiled():   # made on first use: creating it imports the compiler stack
-    cfg = torch._dynamo.config   # one compiled kernel per padded length: allow more than dynamo's default 8
-    for name in ("recompile_limit", "cache_size_limit"):
-        if hasattr(cfg, name): setattr(cfg, name, max(getattr(cfg, name), 64))
+    allow_recompiles()   # one compiled kernel per padded length (see flex_padded)
     return torch.compile(_flex_attention, dynamic=False)
 
 def _flex(q, k, v, block_mask, enable_gqa):

@@ -438,7 +438,6 @@ class TrainConfig:
 def check_data(data_dir, device):
     "Fail early, naming the download command, when there are no shards to train on (the embedded corpus is for CPU runs)."
     from archerchat.data import default_data_dir, list_shards
-    from archerchat.common import asset_path
     if data_dir is None and torch.device(device).type == "cuda" and not any(default_data_dir().glob("*.parquet")):
         raise FileNotFoundError(f"no pretraining shards in {default_data_dir()}: download them with `python -m archerchat.data "
                                 f"download -n 170` (or pass --data-dir DIR; the embedded corpus is for CPU runs, use it on a GPU "
@@ -534,10 +533,10 @@ def _pretrain(cfg, on_step, stop, ddp, rank, world, device, res):
             n, tot = convert_to_fp8(model)
             print0(f"fp8: {n} of {tot} Linear layers run their matmuls in fp8 (tensorwise); evaluation in bf16")
     use_compile = device.type == "cuda" if cfg.compile is None else cfg.compile
-    if use_compile and cfg.activation_memory_budget is not None:
-        if not 0 < cfg.activation_memory_budget <= 1:
-            raise ValueError(f"activation_memory_budget must be in (0, 1], got {cfg.activation_memory_budget}")
-        torch._functorch.config.activation_memory_budget = cfg.activation_memory_budget
+    budget = cfg.activation_memory_budget
+    if budget is not None and not 0 < budget <= 1:
+        raise ValueError(f"activation_memory_budget must be in (0, 1], got {budget} (1 keeps every activation)")
+    if use_compile and budget is not None: torch._functorch.config.activation_memory_budget = budget   # process-wide
     model = torch.compile(orig_model, dynamic=False) if use_compile else orig_model
     optimizer = setup_optimizer(orig_model, p)
     if rank_state is not None: optimizer.load_state_dict(rank_state["optim"])
