@@ -95,7 +95,10 @@ def compute_init(device_type: str | None = None, seed: int = 42):
     torch.manual_seed(seed)
     if device_type == "cuda":
         torch.cuda.manual_seed(seed)
-        torch.backends.cuda.matmul.fp32_precision = "tf32"  # tf32 for the few fp32 matmuls left
+        # tf32 for the few fp32 matmuls left. The legacy call on purpose: setting the new per-backend
+        # `torch.backends.cuda.matmul.fp32_precision` makes `torch.get_float32_matmul_precision()` raise, and
+        # inductor's max-autotune (and user code) still calls it.
+        torch.set_float32_matmul_precision("high")
     is_ddp, rank, local_rank, world_size = get_dist_info()
     if is_ddp and device_type == "cuda":
         device = torch.device("cuda", local_rank)

@@ -14,10 +14,10 @@ from .common import logger, compute_dtype as _default_compute_dtype
 
 # %% auto #0
 __all__ = ['ATTN_BACKENDS', 'FLEX_PAD', 'visible', 'reference_attention', 'window_sizes', 'rotary_tables', 'apply_rotary',
-           'load_fa3', 'choose_backends', 'flex_block_mask', 'allow_recompiles', 'flex_padded', 'attention',
-           'doc_mask_mod', 'doc_masks', 'attention_with_cache', 'KVCache', 'norm', 'Linear', 'GPTConfig',
-           'has_value_embed', 'CausalSelfAttention', 'MLP', 'Block', 'GPT', 'softcap_ce', 'linear_softcap_ce',
-           'FusedLinearSoftcapCE', 'fused_linear_softcap_ce']
+           'load_fa3', 'fa2_available', 'choose_backends', 'flex_block_mask', 'allow_recompiles', 'flex_padded',
+           'fa2_attention', 'attention', 'doc_mask_mod', 'doc_masks', 'attention_with_cache', 'KVCache', 'norm',
+           'Linear', 'GPTConfig', 'has_value_embed', 'CausalSelfAttention', 'MLP', 'Block', 'GPT', 'softcap_ce',
+           'linear_softcap_ce', 'FusedLinearSoftcapCE', 'fused_linear_softcap_ce']
 
 # %% ../nbs/01_attention_swa.ipynb #b092804f
 def visible(q_pos: torch.Tensor, k_pos: torch.Tensor, window: int) -> torch.Tensor:
@@ -65,7 +65,7 @@ def apply_rotary(x, cos, sin):
     return torch.cat([x1 * cos - x2 * sin, x1 * sin + x2 * cos], dim=-1)
 
 # %% ../nbs/01_attention_swa.ipynb #9fa03bfc
-ATTN_BACKENDS = ("auto", "fa3", "flex", "sdpa")
+ATTN_BACKENDS = ("auto", "fa3", "fa2", "flex", "sdpa")
 
 _fa3 = None   # flash_attn_interface once loaded (a plain global, so compiled code reads it without calling the loader)
 
@@ -89,6 +89,16 @@ def _fa3_interface():
     if _fa3 is None and load_fa3()[0] is None: raise RuntimeError(f"FlashAttention-3 is unavailable: {load_fa3()[1]}")
     return _fa3
 
+def fa2_available(device, dtype) -> tuple[bool, str]:
+    "`(ok, reason)`: can PyTorch's bundled FlashAttention-2 run here (CUDA, sm80 or newer, bf16/fp16)?"
+    device = torch.device(device)
+    if device.type != "cuda": return False, f"it needs a CUDA device, got {device.type}"
+    if dtype not in (torch.bfloat16, torch.float16): return False, f"it needs bf16 or fp16 compute, got {dtype}"
+    if not torch.backends.cuda.is_flash_attention_available(): return False, "this PyTorch build has no flash attention"
+    major, minor = torch.cuda.get_device_capability(device)
+    if major < 8: return False, f"the GPU is sm{major}{minor}; FlashAttention-2 needs sm80 or newer"
+    return True, "PyTorch's bundled FlashAttention-2"
+
 def choose_backends(requested: str = "auto", device="cpu", dtype=torch.float32) -> tuple[str, str, str]:
     """`(backend for full-context layers, backend for sliding-window layers, why)`.
     `requested` is a config value; when it is `auto`, `$ARCHERCHAT_ATTN` may name a backend instead."""
@@ -104,6 +114,10 @@ def choose_backends(requested: str = "auto", device="cpu", dtype=torch.float32) 
         if device.type != "cuda" or dtype not in (torch.bfloat16, torch.float16):
             raise RuntimeError(f"attention backend 'fa3' needs a CUDA device and bf16/fp16 compute, got {device.type} and {dtype}")
         return "fa3", "fa3", why
+    if requested == "fa2":
+        ok, reason = fa2_available(device, dtype)
+        if not ok: raise RuntimeError(f"attention backend 'fa2' was {why} but cannot run: {reason}; use 'flex' or 'sdpa'")
+        return "sdpa", "fa2", why + " (PyTorch's FlashAttention-2 for sliding windows, SDPA for full-context layers)"
     if requested in ("flex", "sdpa"):
         note = " (windows through a dense mask)" if requested == "sdpa" else (" (uncompiled on cpu: correct but unfused, and forward only: no CPU backward)" if device.type != "cuda" else "")
         return requested, requested, why + note
@@ -158,9 +172,56 @@ def flex_padded(q, k, v, window: int, gqa: bool = False, multiple: int = FLEX_PA
     if pad: q, k, v = (F.pad(t, (0, 0, 0, pad)) for t in (q, k, v))
     return _flex(q, k, v, flex_block_mask(T + pad, window, q.device), gqa)[:, :, :T]
 
+def _fa2_forward(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, cu_seqlens: torch.Tensor, max_len: int,
+                 window: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    out, lse, rng_state, _, _ = torch.ops.aten._flash_attention_forward(
+        q, k, v, cu_seqlens, cu_seqlens, max_len, max_len, 0.0, True, False,
+        window_size_left=window, window_size_right=0)
+    return out, lse, rng_state
+
+# One opaque op for the compiler (it cannot trace into the kernel), with the same function as its fake: on fake
+# tensors the aten call runs PyTorch's own shape rules, so the shapes always match the real kernel's.
+_fa2_window = torch.library.custom_op("archerchat::fa2_window", _fa2_forward, mutates_args=())
+_fa2_window.register_fake(_fa2_forward)
+
+def _fa2_backward(dout: torch.Tensor, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, out: torch.Tensor,
+                  lse: torch.Tensor, cu_seqlens: torch.Tensor, rng_state: torch.Tensor, max_len: int,
+                  window: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    dq, dk, dv = torch.ops.aten._flash_attention_backward(
+        dout, q, k, v, out, lse, cu_seqlens, cu_seqlens, max_len, max_len, 0.0, True, rng_state,
+        q.new_empty(0), window_size_left=window, window_size_right=0)
+    return dq, dk, dv
+
+_fa2_window_backward = torch.library.custom_op("archerchat::fa2_window_backward", _fa2_backward, mutates_args=())
+_fa2_window_backward.register_fake(_fa2_backward)
+
+def _fa2_setup_context(ctx, inputs, output):
+    q, k, v, cu_seqlens, max_len, window = inputs
+    out, lse, rng_state = output
+    ctx.save_for_backward(q, k, v, out, lse, cu_seqlens, rng_state)
+    ctx.max_len, ctx.window = max_len, window
+
+def _fa2_grad(ctx, dout, dlse, drng):
+    q, k, v, out, lse, cu_seqlens, rng_state = ctx.saved_tensors
+    dq, dk, dv = _fa2_window_backward(dout.contiguous(), q, k, v, out, lse, cu_seqlens, rng_state, ctx.max_len, ctx.window)
+    return dq, dk, dv, None, None, None
+
+_fa2_window.register_autograd(_fa2_grad, setup_context=_fa2_setup_context)
+
+def fa2_attention(q, k, v, window: int):
+    """Causal attention with a sliding `window` through PyTorch's bundled FlashAttention-2: `q` (B,T,H,D), `k`/`v`
+    (B,T,Hkv,D) -> (B,T,H,D). The rows go in as a packed batch (`cu_seqlens` every T tokens), the kernel's
+    variable-length layout, which takes our (B,T,heads,D) tensors as they are: no transposes."""
+    B, T, H, D = q.shape
+    cu = torch.arange(0, (B + 1) * T, T, dtype=torch.int32, device=q.device)
+    left = -1 if window >= T - 1 else int(window)
+    y = _fa2_window(q.reshape(B * T, H, D).contiguous(), k.reshape(B * T, -1, D).contiguous(),
+                    v.reshape(B * T, -1, D).contiguous(), cu, T, left)[0]
+    return y.view(B, T, H, D)
+
 def attention(q, k, v, window: int, backend: str = "sdpa", block_mask=None):
     """Causal attention over one whole sequence: `q` (B,T,H,D), `k`/`v` (B,T,Hkv,D) -> (B,T,H,D).
-    Key j is visible from query i iff 0 <= i - j <= `window`. `backend` is 'fa3', 'flex' or 'sdpa'.
+    Key j is visible from query i iff 0 <= i - j <= `window`. `backend` is 'fa3', 'fa2', 'flex' or 'sdpa'.
     `block_mask` replaces the rule: a Flex `BlockMask` for 'flex', a boolean `(B|1, 1, T, T)` mask for 'sdpa'
     (True = visible; see `doc_masks`)."""
     T = q.size(1)
@@ -169,6 +230,9 @@ def attention(q, k, v, window: int, backend: str = "sdpa", block_mask=None):
         if block_mask is not None: raise ValueError("the 'fa3' backend takes no mask: route masked attention (documents) through 'flex' or 'sdpa'")
         y = _fa3_interface().flash_attn_func(q, k, v, causal=True, window_size=(-1 if full else window, 0))
         return y[0] if isinstance(y, tuple) else y
+    if backend == "fa2":
+        if block_mask is not None: raise ValueError("the 'fa2' backend takes no mask: route masked attention (documents) through 'flex' or 'sdpa'")
+        return fa2_attention(q, k, v, window)
     gqa = q.size(2) != k.size(2)
     q, k, v = q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2)          # (B, heads, T, D)
     if backend == "flex":
@@ -183,7 +247,7 @@ def attention(q, k, v, window: int, backend: str = "sdpa", block_mask=None):
         else:
             pos = torch.arange(T, device=q.device)
             y = F.scaled_dot_product_attention(q, k, v, attn_mask=visible(pos, pos, window), enable_gqa=gqa)
-    else: raise ValueError(f"attention backend {backend!r} is not one of 'fa3', 'flex', 'sdpa'")
+    else: raise ValueError(f"attention backend {backend!r} is not one of 'fa3', 'fa2', 'flex', 'sdpa'")
     return y.transpose(1, 2)
 
 # %% ../nbs/01_attention_swa.ipynb #fee56e18
@@ -339,7 +403,7 @@ class GPTConfig:
     value_embeds: bool = True  # ResFormer value embeddings on alternating layers
     smear: bool = True         # previous-token smear gate after the embedding
     backout: bool = True       # subtract part of the mid-depth residual before the head
-    attn_backend: str = "auto" # 'auto', 'fa3', 'flex' or 'sdpa' ($ARCHERCHAT_ATTN when 'auto')
+    attn_backend: str = "auto" # 'auto', 'fa3', 'fa2', 'flex' or 'sdpa' ($ARCHERCHAT_ATTN when 'auto')
     logit_softcap: float = 15.0
     rope_base: float = 100_000.0
     qk_gain: float = 1.2       # q and k are multiplied by this after QK-norm
@@ -360,8 +424,8 @@ class GPTConfig:
         if (self.n_embd // self.n_head) % 2:
             raise ValueError(f"head dim n_embd/n_head = {self.n_embd // self.n_head} is odd; rotary embeddings need an even head dim")
         window_sizes(self.window_pattern, self.n_layer, self.sequence_len)   # raises on bad letters
-        if self.attn_backend not in ("auto", "fa3", "flex", "sdpa"):
-            raise ValueError(f"attn_backend {self.attn_backend!r} is not one of 'auto', 'fa3', 'flex', 'sdpa'")
+        if self.attn_backend not in ATTN_BACKENDS:
+            raise ValueError(f"attn_backend {self.attn_backend!r} is not one of {ATTN_BACKENDS}")
         if self.value_embeds and self.ve_gate_channels > self.n_embd or self.smear and self.smear_gate_channels > self.n_embd:
             raise ValueError(f"gate channels ({self.ve_gate_channels}, {self.smear_gate_channels}) exceed n_embd={self.n_embd}")
 
@@ -698,7 +762,7 @@ def _doc_attention_plan(self: GPT, doc_ids: torch.Tensor):
     if requested == "auto": requested = (os.environ.get("ARCHERCHAT_ATTN") or "auto").strip().lower()
     masks, plan, swapped = {}, [], set()
     for (backend, _), w in zip(self._attention_plan(T, device, with_masks=False), self.window_sizes):
-        if backend == "fa3" or (backend == "sdpa" and device.type == "cuda" and requested != "sdpa"):
+        if backend in ("fa3", "fa2") or (backend == "sdpa" and device.type == "cuda" and requested != "sdpa"):
             swapped.add(backend); backend = "flex"
         key = (backend, min(w, T))
         if key not in masks: masks[key] = doc_masks(doc_ids, w, backend)

@@ -95,11 +95,12 @@ def main(argv=None):
     ap.add_argument("--seq-len", type=int, default=2048)
     ap.add_argument("--pattern", default="SSSL")
     ap.add_argument("--vocab-size", type=int, default=32768)
-    ap.add_argument("--backends", nargs="+", default=["auto", "sdpa", "flex", "fa3"])
+    ap.add_argument("--backends", nargs="+", default=["auto", "sdpa", "flex", "fa2", "fa3"])
     ap.add_argument("--batch-size", type=int, default=32, help="device batch (rows of seq-len tokens); halved on OOM")
     ap.add_argument("--steps", type=int, default=20)
     ap.add_argument("--warmup", type=int, default=5)
     ap.add_argument("--no-compile", action="store_true")
+    ap.add_argument("--no-models", action="store_true", help="skip the whole-model runs (section 1): layers and costs only")
     ap.add_argument("--peak-tflops", type=float, default=989.0, help="dense bf16 peak of the GPU (H100 SXM: 989)")
     ap.add_argument("--layer-windows", type=int, nargs="+", default=[128, 256, 512, 1024, 2048])
     ap.add_argument("--layer-batch", type=int, default=32)
@@ -109,7 +110,7 @@ def main(argv=None):
     setup_logging()
     if args.smoke:
         args.depths, args.seq_len, args.batch_size, args.steps, args.warmup = [2], 256, 2, 2, 1
-        args.backends = [b for b in args.backends if b != "fa3"] or ["sdpa"]
+        args.backends = [b for b in args.backends if b not in ("fa3", "fa2")] or ["sdpa"]
         args.layer_windows, args.layer_batch, args.vocab_size, args.no_compile = [32, 64, 128, 256], 1, 512, True
         device = torch.device("cpu")
     else:
@@ -126,7 +127,7 @@ def main(argv=None):
                   smoke=args.smoke, models=[], layers=[], inference=[], skipped=[])
 
     # 1. whole model, forward+backward
-    for depth in args.depths:
+    for depth in ([] if args.no_models else args.depths):
         for backend in args.backends:
             ok, why = backend_available(backend, device, dtype)
             if not ok:
@@ -150,7 +151,7 @@ def main(argv=None):
     D = 128 if not args.smoke else 32
     H = max(1, 64 * max(args.depths) // 128) if not args.smoke else 2
     T = args.seq_len
-    for backend in [b for b in ("sdpa", "flex", "fa3") if b in args.backends or "auto" in args.backends]:
+    for backend in [b for b in ("sdpa", "flex", "fa2", "fa3") if b in args.backends or "auto" in args.backends]:
         if not backend_available(backend, device, dtype)[0]: continue
         row = dict(backend=backend, B=args.layer_batch, T=T, H=H, D=D, ms={})
         for w in args.layer_windows:

@@ -206,7 +206,7 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--depth", type=int, nargs="+", default=[12, 20, 24])
     ap.add_argument("--window", nargs="+", default=["SSSL", "L"])
-    ap.add_argument("--attn", nargs="+", default=["auto"], help="attention backend(s): auto, flex, sdpa, fa3")
+    ap.add_argument("--attn", nargs="+", default=["auto"], help="attention backend(s): auto, flex, sdpa, fa2, fa3")
     ap.add_argument("--device-batch-size", type=int, nargs="+", default=None, help="one per depth (default: 32, 32, 16)")
     ap.add_argument("--seq-len", type=int, default=2048)
     ap.add_argument("--total-batch-size", type=int, default=524288, help="tokens per optimizer step (nanochat's anchors: 524288)")
