@@ -168,7 +168,7 @@ def bench_decode(model, tok, mode, batch, prompt_len, gen_len, temperature, top_
 
 
 def install_gemv_reduce(max_rows: int):
-    "Route compiled matmuls over <= `max_rows` rows through a multiply-and-sum reduction (see the docstring)."
+    "Route compiled matmuls over <= `max_rows` rows through a multiply-and-sum reduction (see the docstring); returns the original `F.linear`, to undo it."
     linear = F.linear
     def gemv_linear(x, w, b=None):
         if b is None and torch.compiler.is_compiling() and x.numel() // x.size(-1) <= max_rows:
