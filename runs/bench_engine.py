@@ -202,6 +202,8 @@ def main(argv=None):
     ap.add_argument("--gemv-rows", type=int, default=0, help="experiment (with --compile): compiled matmuls over <= N rows as fused reductions")
     ap.add_argument("--compile-option", action="append", default=[], metavar="MOD.NAME=VALUE",
                     help="set a compiler option first, e.g. inductor.coordinate_descent_tuning=True (repeatable)")
+    ap.add_argument("--skip-prefill", action="store_true", help="time decoding only")
+    ap.add_argument("--compiled-only", action="store_true", help="with --compile, time only the compiled graph decoder")
     ap.add_argument("--eager-batch-sizes", type=int, nargs="+", default=None, help="batch sizes for the eager/static modes (default: --batch-sizes)")
     args = ap.parse_args(argv)
     setup_logging()
@@ -233,7 +235,7 @@ def main(argv=None):
 
     max_len = max(args.prefill_lens + [args.prompt_len + args.gen_len]) + 1
     pre = []
-    for compile_ in ([False, True] if args.compile else [False]):
+    for compile_ in ([] if args.skip_prefill else [False, True] if args.compile else [False]):
         eng = Engine(model, tok, tool=None, max_seq_len=max_len, decode="eager", compile=compile_)
         pre += bench_prefill(model, eng, args.prefill_lens, 3 if args.smoke else 10, device, "compiled" if compile_ else "eager")
         if args.profile and device.type == "cuda":
@@ -253,7 +255,7 @@ def main(argv=None):
     dec = []
     print(f"\n{'decode mode':>14} {'batch':>6} {'ms/step':>9} {'graph ms':>9} {'tok/s':>11} {'x batch-1':>9} {'roofline':>9} {'peak GB':>8} {'warm-up s':>9}")
     for mode in modes:
-        for compile_ in ([False, True] if args.compile and mode == "graph" else [False]):
+        for compile_ in (([True] if args.compiled_only else [False, True]) if args.compile and mode == "graph" else [False]):
             base = None
             sizes = args.batch_sizes
             if compile_ and args.compile_batch_sizes: sizes = args.compile_batch_sizes
