@@ -8,13 +8,15 @@ import os, re, sys, ast, json, math, signal, tempfile, subprocess, operator, tim
 from collections import deque
 import torch
 import torch.nn as nn
+import torch.nn.functional as F
 from .common import logger
 from .gpt import GPT, GPTConfig, KVCache, allow_recompiles
 
 # %% auto #0
 __all__ = ['SANDBOX_PRELOAD', 'random_model', 'ByteTokenizer', 'generate_naive', 'prefill', 'load_rows', 'hash32', 'row_keys',
-           'counter_uniform', 'sample_next_token', 'format_value', 'calculator', 'run_python', 'python_tool', 'Decoder',
-           'RowState', 'Engine', 'GraphDecoder', 'cast_for_inference']
+           'counter_uniform', 'top_k_candidates', 'sample_next_token', 'format_value', 'calculator', 'run_python',
+           'python_tool', 'Decoder', 'RowState', 'decode_attention_kernel', 'Engine', 'GraphDecoder',
+           'cast_for_inference', 'split_kv_attention']
 
 # %% ../nbs/05_engine.ipynb #ae30cfeb
 def random_model(config: GPTConfig, seed: int = 0, device="cpu", dtype: torch.dtype | None = None) -> GPT:
@@ -115,6 +117,19 @@ def _nucleus(sorted_z: torch.Tensor, top_p: float) -> torch.Tensor:
     p = sorted_z.softmax(-1)
     return sorted_z.masked_fill(p.cumsum(-1) - p >= top_p, float("-inf"))
 
+def top_k_candidates(z: torch.Tensor, k: int, chunk: int = 1024) -> tuple[torch.Tensor, torch.Tensor]:
+    """`torch.topk(z, k)` over the last dim of `z` (B, V), in two stages when V is large: the k best of every `chunk`
+    of the vocabulary, then the k best of those. The same values (the k best overall are among each chunk's k best);
+    on a GPU one row of 32,768 is many small parallel selections instead of one long one (45 us -> a few us)."""
+    B, V = z.shape
+    if V < 8 * chunk or k > chunk: return torch.topk(z, k, dim=-1)
+    n = -(-V // chunk)
+    zp = F.pad(z, (0, n * chunk - V), value=float("-inf")) if n * chunk != V else z
+    v1, i1 = zp.view(B, n, chunk).topk(k, dim=-1)                                  # (B, n, k)
+    i1 = i1 + torch.arange(0, n * chunk, chunk, device=z.device)[:, None]
+    v2, j = v1.view(B, n * k).topk(k, dim=-1)
+    return v2, i1.view(B, n * k).gather(-1, j)
+
 @torch.no_grad()
 def sample_next_token(logits: torch.Tensor, temperature: float = 1.0, top_k: int | None = None, top_p: float | None = None,
                       keys: torch.Tensor | None = None, positions: torch.Tensor | None = None) -> torch.Tensor:
@@ -130,7 +145,7 @@ def sample_next_token(logits: torch.Tensor, temperature: float = 1.0, top_k: int
     if (top_k is not None and 0 < top_k < V) or nucleus:
         # candidates only: the k best (or all, sorted, for top-p alone); noise is drawn for their ids, so the
         # sample is the same as masking the full vocabulary, at a fraction of the cost
-        z, ids = torch.topk(z, top_k, dim=-1) if top_k is not None and 0 < top_k < V else torch.sort(z, dim=-1, descending=True)
+        z, ids = top_k_candidates(z, top_k) if top_k is not None and 0 < top_k < V else torch.sort(z, dim=-1, descending=True)
         if nucleus: z = _nucleus(z, top_p)
         gumbel = -torch.log(-torch.log(counter_uniform(keys, positions, ids)))
         return ids.gather(-1, (z + gumbel).argmax(dim=-1, keepdim=True))[:, 0]
@@ -291,10 +306,11 @@ def python_tool(code: str) -> str:
 class Decoder:
     """A fixed-size KV cache for `batch_size` rows and the eager decode step. With `bucket`, attention reads a static
     prefix of the cache (row lengths rounded up to a multiple of `bucket`) so the step has fixed shapes and no syncs."""
-    def __init__(self, model, batch_size: int, max_seq_len: int, bucket: int | None = None):
+    def __init__(self, model, batch_size: int, max_seq_len: int, bucket: int | None = None, attention=None):
         self.model, self.batch_size, self.max_seq_len, self.bucket = model, batch_size, max_seq_len, bucket
         alloc = max_seq_len if bucket is None else -(-max_seq_len // bucket) * bucket   # whole buckets
         self.cache = model.new_kv_cache(batch_size, alloc)
+        self.cache.attention = attention   # a fused kernel for the one-token attention over the cache (or None: SDPA)
         self.lengths = [0] * batch_size   # host copy of cache_seqlens: the step never has to ask the device
 
     def load(self, rows: list[int], src: KVCache):
@@ -331,11 +347,21 @@ class RowState:
     def __init__(self, tokens: list[int]):
         self.tokens, self.forced, self.python, self.done = list(tokens), deque(), None, False
 
+def decode_attention_kernel(device):
+    """The fused attention of one new token per row over the KV cache (Triton: `14_decode_attention`) on a CUDA
+    device; None elsewhere, or without Triton (then SDPA)."""
+    if torch.device(device).type != "cuda": return None
+    try: from archerchat.decode_kernels import decode_attention
+    except ImportError as e:
+        logger.warning(f"no fused decode attention ({e}); decoding with SDPA"); return None
+    return decode_attention
+
 class Engine:
     """Batched generation with a KV cache, sampling and tool use. `tokens` are ids (one prompt, or a list of prompts);
-    `decode`: 'eager', 'static' (bucketed fixed-shape attention) or 'graph' (CUDA graphs); 'auto' = graph on CUDA."""
+    `decode`: 'eager', 'static' (bucketed fixed-shape attention) or 'graph' (CUDA graphs); 'auto' = graph on CUDA.
+    `attention_kernel`: on CUDA, decode steps attend over the cache with the fused Triton kernel (else SDPA)."""
     def __init__(self, model, tokenizer, tool=python_tool, max_seq_len: int | None = None, decode: str = "auto",
-                 bucket: int = 256, compile: bool = False):
+                 bucket: int = 256, compile: bool = False, attention_kernel: bool = True):
         if decode not in ("auto", "eager", "static", "graph"): raise ValueError(f"decode must be 'auto', 'eager', 'static' or 'graph', got {decode!r}")
         self.model, self.tokenizer, self.tool = model, tokenizer, tool
         self.device = model.get_device()
@@ -344,6 +370,7 @@ class Engine:
         if decode == "graph" and self.device.type != "cuda":
             raise ValueError(f"decode='graph' needs a CUDA device, the model is on {self.device}; use 'eager' or 'static'")
         self.decode, self.bucket, self.compile = decode, bucket, compile
+        self.attention = decode_attention_kernel(self.device) if attention_kernel else None
         sp = tokenizer.encode_special
         self.python_start, self.python_end = sp("<|python_start|>"), sp("<|python_end|>")
         self.output_start, self.output_end = sp("<|output_start|>"), sp("<|output_end|>")
@@ -354,8 +381,9 @@ class Engine:
         d = self._decoder
         if d is None or d.batch_size != batch_size:
             self._decoder = d = None   # free the old cache (and graphs) first
-            if self.decode == "graph": d = GraphDecoder(self.model, batch_size, self.max_seq_len, self.bucket, self.compile)
-            else: d = Decoder(self.model, batch_size, self.max_seq_len, self.bucket if self.decode == "static" else None)
+            if self.decode == "graph":
+                d = GraphDecoder(self.model, batch_size, self.max_seq_len, self.bucket, self.compile, self.attention)
+            else: d = Decoder(self.model, batch_size, self.max_seq_len, self.bucket if self.decode == "static" else None, self.attention)
             self._decoder = d
         return d
 
@@ -465,8 +493,8 @@ class Engine:
 class GraphDecoder(Decoder):
     """The decode step, and sampling, as CUDA graphs (one per attention bucket and sampling mode), optionally
     `torch.compile`d first (once: the bucket is a dynamic size). Same results as `Decoder(bucket=...)`."""
-    def __init__(self, model, batch_size: int, max_seq_len: int, bucket: int = 256, compile: bool = False):
-        super().__init__(model, batch_size, max_seq_len, bucket)
+    def __init__(self, model, batch_size: int, max_seq_len: int, bucket: int = 256, compile: bool = False, attention=None):
+        super().__init__(model, batch_size, max_seq_len, bucket, attention)
         dev = self.cache.k.device
         self.ids = torch.zeros(batch_size, 1, dtype=torch.long, device=dev)   # the tokens fed; the graph writes its samples here
         self.keys = torch.zeros(batch_size, dtype=torch.long, device=dev)
@@ -554,3 +582,24 @@ def cast_for_inference(model: GPT, dtype: torch.dtype | None = None, fuse: bool 
     if fuse:
         for block in model.transformer.h: block.attn.fuse_qkv()
     return model
+
+# %% ../nbs/05_engine.ipynb #546e05cb
+def split_kv_attention(q, k_cache, v_cache, lengths, window: int, chunk: int = 64):
+    """Attention of one new token per row, `q` (B,1,H,D), over the cache `k_cache`/`v_cache` (B,T_max,Hkv,D) whose rows
+    hold `lengths` (B,) keys (the new token's included), at most `window` back: chunk by chunk, then the exact
+    log-sum-exp combination. Plain PyTorch, one row at a time: what the Triton kernels compute, written to be read."""
+    B, _, H, D = q.shape
+    rep = H // k_cache.size(2)
+    out = torch.empty_like(q)
+    for b, n in enumerate(lengths.tolist()):
+        parts = []
+        for s0 in range(max(0, n - 1 - window), n, chunk):        # the keys the last position can see
+            k = k_cache[b, s0:min(s0 + chunk, n)].float().repeat_interleave(rep, 1)   # (S, H, D)
+            v = v_cache[b, s0:min(s0 + chunk, n)].float().repeat_interleave(rep, 1)
+            scores = torch.einsum("hd,shd->hs", q[b, 0].float(), k) / math.sqrt(D)
+            lse = scores.logsumexp(-1)                                 # (H,)
+            parts.append((torch.einsum("hs,shd->hd", (scores - lse[:, None]).exp(), v), lse))
+        o, lse = torch.stack([p[0] for p in parts]), torch.stack([p[1] for p in parts])   # (chunks, H, D), (chunks, H)
+        w = (lse - lse.max(0).values).exp()
+        out[b, 0] = ((w[..., None] * o).sum(0) / w.sum(0)[:, None]).to(q.dtype)
+    return out

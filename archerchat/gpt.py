@@ -274,13 +274,15 @@ def doc_masks(doc_ids: torch.Tensor, window: int, backend: str):
 
 # %% ../nbs/01_attention_swa.ipynb #0f727f35
 def attention_with_cache(q, k, v, k_cache, v_cache, cache_seqlens, window: int, backend: str = "sdpa",
-                         attend_len: int | torch.Tensor | None = None, pos=None, mask=None):
+                         attend_len: int | torch.Tensor | None = None, pos=None, mask=None, kernel=None):
     """Insert `k`/`v` (B,T,Hkv,D) into `k_cache`/`v_cache` (B,T_max,Hkv,D) at each row's position `cache_seqlens` (B,)
     and attend `q` (B,T,H,D) over everything cached, causally, at most `window` back. Does not advance `cache_seqlens`.
     With `attend_len` (a static bound on every row's new length: an int, or the key positions `arange(bound)` as a
     tensor), the SDPA path reads keys `[0, bound)` and never asks the device for the lengths: no host sync, fixed
     shapes, so a CUDA graph can capture it (the engine's decode). `pos` (B,T), the new tokens' positions, and `mask`,
-    their visibility over the keys `[0, bound)`, may be passed in when the caller shares them between layers."""
+    their visibility over the keys `[0, bound)`, may be passed in when the caller shares them between layers.
+    `kernel(q, k_cache, v_cache, lengths, window, bound)`, if given, replaces the SDPA for one new token per row: it
+    reads each row's own `lengths` (B,) keys itself, `bound` only sizes its launch (the engine's fused decode attention)."""
     if backend == "fa3":
         y = _fa3_interface().flash_attn_with_kvcache(q, k_cache, v_cache, k=k, v=v, cache_seqlens=cache_seqlens,
                                                    causal=True, window_size=(window, 0))
@@ -289,6 +291,9 @@ def attention_with_cache(q, k, v, k_cache, v_cache, cache_seqlens, window: int, 
     if pos is None: pos = cache_seqlens.long()[:, None] + torch.arange(T, device=q.device)   # (B, T) absolute positions
     rows = torch.arange(B, device=q.device)[:, None]
     k_cache[rows, pos], v_cache[rows, pos] = k, v
+    if kernel is not None and T == 1:
+        bound = int(pos.max()) + 1 if attend_len is None else attend_len.size(0) if isinstance(attend_len, torch.Tensor) else attend_len
+        return kernel(q, k_cache, v_cache, (pos[:, 0] + 1).int(), window, bound)
     if attend_len is None:
         lo = max(0, int(cache_seqlens.min()) - window)                          # no row can see a key before lo
         hi = int(pos.max()) + 1
@@ -325,6 +330,7 @@ class KVCache:
         self.cache_seqlens = torch.zeros(batch_size, dtype=torch.int32, device=device)
         self.prev_embedding = torch.zeros(batch_size, 1, n_embd, device=device, dtype=dtype)
         self.attend_len = None   # optional static bound on row lengths (see attention_with_cache)
+        self.attention = None    # optional kernel for one new token per row (see attention_with_cache)
         self._split()
 
     def _split(self):
@@ -336,7 +342,7 @@ class KVCache:
     def _of(cls, k, v, cache_seqlens, prev_embedding):
         c = cls.__new__(cls)
         c.k, c.v, c.cache_seqlens, c.prev_embedding = k, v, cache_seqlens, prev_embedding
-        c.attend_len = None
+        c.attend_len, c.attention = None, None
         c._split()
         return c
 
@@ -472,7 +478,8 @@ class CausalSelfAttention(nn.Module):
         else:   # block_mask: here the visibility of the cached keys, shared by the layers with this window (or None)
             k_cache, v_cache = kv_cache.layer(self.layer_idx)
             y = attention_with_cache(q, k, v, k_cache, v_cache, kv_cache.cache_seqlens, self.window,
-                                     "fa3" if backend == "fa3" else "sdpa", kv_cache.attend_len, pos, block_mask)
+                                     "fa3" if backend == "fa3" else "sdpa", kv_cache.attend_len, pos, block_mask,
+                                     kv_cache.attention)
         return self.c_proj(y.reshape(B, T, -1))
 
     def fuse_qkv(self):

@@ -126,8 +126,10 @@ def profile_table(fn, title, steps_note, row_limit=25):
     print(ka.table(sort_by="cuda_time_total", row_limit=row_limit, max_name_column_width=70))
 
 
-def bench_decode(model, tok, mode, batch, prompt_len, gen_len, temperature, top_k, compile_, device, profile=False):
-    engine = Engine(model, tok, tool=None, max_seq_len=prompt_len + gen_len + 1, decode=mode, compile=compile_)
+def bench_decode(model, tok, mode, batch, prompt_len, gen_len, temperature, top_k, compile_, device, profile=False,
+                 attention_kernel=True):
+    engine = Engine(model, tok, tool=None, max_seq_len=prompt_len + gen_len + 1, decode=mode, compile=compile_,
+                    attention_kernel=attention_kernel)
     prompt = torch.randint(0, model.config.vocab_size, (prompt_len,), generator=torch.Generator().manual_seed(1)).tolist()
     kw = dict(num_samples=batch, max_tokens=gen_len, temperature=temperature, top_k=top_k or None)
     t0 = time.perf_counter()
@@ -202,6 +204,7 @@ def main(argv=None):
     ap.add_argument("--gemv-rows", type=int, default=0, help="experiment (with --compile): compiled matmuls over <= N rows as fused reductions")
     ap.add_argument("--compile-option", action="append", default=[], metavar="MOD.NAME=VALUE",
                     help="set a compiler option first, e.g. inductor.coordinate_descent_tuning=True (repeatable)")
+    ap.add_argument("--no-attention-kernel", action="store_true", help="decode attention with SDPA, not the Triton kernel (14)")
     ap.add_argument("--skip-prefill", action="store_true", help="time decoding only")
     ap.add_argument("--compiled-only", action="store_true", help="with --compile, time only the compiled graph decoder")
     ap.add_argument("--eager-batch-sizes", type=int, nargs="+", default=None, help="batch sizes for the eager/static modes (default: --batch-sizes)")
@@ -263,7 +266,8 @@ def main(argv=None):
             for B in sizes:
                 try:
                     r = bench_decode(model, tok, mode, B, args.prompt_len, args.gen_len, args.temperature, args.top_k, compile_, device,
-                                     profile=args.profile and B == 1 and mode == "graph")
+                                     profile=args.profile and B == 1 and mode == "graph",
+                                     attention_kernel=not args.no_attention_kernel)
                 except torch.cuda.OutOfMemoryError as e:
                     print(f"{mode:>14} {B:>6}  out of memory ({str(e)[:60]})"); torch.cuda.empty_cache(); continue
                 except Exception as e:   # e.g. capture unsupported: report and go on with the other configurations
