@@ -31,11 +31,11 @@ def _split_kernel(Q, K, V, Lens, O_part, LSE_part, stride_qb, stride_qh, stride_
         ok = t < s1
         offs = kv + t[:, None] * stride_kt + d[None, :]
         k = tl.load(K + offs, mask=ok[:, None], other=0.0).to(tl.float32)
+        v = tl.load(V + offs, mask=ok[:, None], other=0.0).to(tl.float32)   # both loads in flight together
         scores = tl.where(ok, tl.sum(k * q[None, :], axis=1), -float("inf"))
         m_new = tl.maximum(m_i, tl.max(scores, axis=0))
         m_safe = tl.where(m_new == -float("inf"), 0.0, m_new)  # a block with no visible key adds nothing
         alpha, p = tl.exp2(m_i - m_safe), tl.exp2(scores - m_safe)
-        v = tl.load(V + offs, mask=ok[:, None], other=0.0).to(tl.float32)
         acc = acc * alpha + tl.sum(p[:, None] * v, axis=0)
         l_i = l_i * alpha + tl.sum(p, axis=0)
         m_i = m_new
@@ -68,9 +68,13 @@ def decode_attention(q: torch.Tensor, k_cache: torch.Tensor, v_cache: torch.Tens
     if T != 1 or q.stride(-1) != 1 or k_cache.stride(-1) != 1 or k_cache.stride() != v_cache.stride():
         raise ValueError(f"decode_attention takes one query per row and caches with contiguous heads; got q {tuple(q.shape)} "
                          f"strides {q.stride()}, k_cache strides {k_cache.stride()}, v_cache strides {v_cache.stride()}")
+    return _launch(q, k_cache, v_cache, lengths, window, bound)
+
+def _launch(q, k_cache, v_cache, lengths, window, bound, block_n=64, blocks_per_sm=2, warps=4, stages=None):
+    B, _, H, D = q.shape
     if q.device not in _SMS: _SMS[q.device] = torch.cuda.get_device_properties(q.device).multi_processor_count
-    span, block_n = max(1, min(bound, window + 1)), 64
-    per_head = max(1, -(-2 * _SMS[q.device] // (B * H)))       # chunks per (row, head) for ~2 blocks per SM
+    span = max(1, min(bound, window + 1))
+    per_head = max(1, -(-blocks_per_sm * _SMS[q.device] // (B * H)))   # chunks per (row, head) to fill the GPU
     per_chunk = -(-span // per_head)
     chunk = -(-per_chunk // block_n) * block_n                 # keys per chunk, a multiple of the block
     n_splits = -(-span // chunk)
@@ -79,7 +83,8 @@ def decode_attention(q: torch.Tensor, k_cache: torch.Tensor, v_cache: torch.Tens
     out = q.new_empty(B, 1, H, D)
     _split_kernel[(n_splits, B * H)](q, k_cache, v_cache, lengths, o_part, lse_part, q.stride(0), q.stride(2),
                                      k_cache.stride(0), k_cache.stride(1), k_cache.stride(2), n_splits, window, chunk,
-                                     1.0 / math.sqrt(D), H=H, REP=H // k_cache.size(2), D=D, BLOCK_N=block_n)
+                                     1.0 / math.sqrt(D), H=H, REP=H // k_cache.size(2), D=D, BLOCK_N=block_n,
+                                     num_warps=warps, **({} if stages is None else dict(num_stages=stages)))
     _combine_kernel[(B * H,)](o_part, lse_part, out, out.stride(0), out.stride(2), n_splits, H=H, D=D,
                               SPLITS=triton.next_power_of_2(n_splits))
     return out
