@@ -8,15 +8,13 @@ import os, re, sys, ast, json, math, signal, tempfile, subprocess, operator, tim
 from collections import deque
 import torch
 import torch.nn as nn
-import torch.nn.functional as F
 from .common import logger
 from .gpt import GPT, GPTConfig, KVCache, allow_recompiles
 
 # %% auto #0
 __all__ = ['SANDBOX_PRELOAD', 'random_model', 'ByteTokenizer', 'generate_naive', 'prefill', 'load_rows', 'hash32', 'row_keys',
-           'counter_uniform', 'top_k_candidates', 'sample_next_token', 'format_value', 'calculator', 'run_python',
-           'python_tool', 'Decoder', 'RowState', 'decode_attention_kernel', 'Engine', 'GraphDecoder',
-           'cast_for_inference', 'split_kv_attention']
+           'counter_uniform', 'sample_next_token', 'format_value', 'calculator', 'run_python', 'python_tool', 'Decoder',
+           'RowState', 'decode_attention_kernel', 'Engine', 'GraphDecoder', 'cast_for_inference', 'split_kv_attention']
 
 # %% ../nbs/05_engine.ipynb #ae30cfeb
 def random_model(config: GPTConfig, seed: int = 0, device="cpu", dtype: torch.dtype | None = None) -> GPT:
@@ -117,19 +115,6 @@ def _nucleus(sorted_z: torch.Tensor, top_p: float) -> torch.Tensor:
     p = sorted_z.softmax(-1)
     return sorted_z.masked_fill(p.cumsum(-1) - p >= top_p, float("-inf"))
 
-def top_k_candidates(z: torch.Tensor, k: int, chunk: int = 1024) -> tuple[torch.Tensor, torch.Tensor]:
-    """`torch.topk(z, k)` over the last dim of `z` (B, V), in two stages when V is large: the k best of every `chunk`
-    of the vocabulary, then the k best of those. The same values (the k best overall are among each chunk's k best);
-    on a GPU one row of 32,768 is many small parallel selections instead of one long one (45 us -> a few us)."""
-    B, V = z.shape
-    if V < 8 * chunk or k > chunk: return torch.topk(z, k, dim=-1)
-    n = -(-V // chunk)
-    zp = F.pad(z, (0, n * chunk - V), value=float("-inf")) if n * chunk != V else z
-    v1, i1 = zp.view(B, n, chunk).topk(k, dim=-1)                                  # (B, n, k)
-    i1 = i1 + torch.arange(0, n * chunk, chunk, device=z.device)[:, None]
-    v2, j = v1.view(B, n * k).topk(k, dim=-1)
-    return v2, i1.view(B, n * k).gather(-1, j)
-
 @torch.no_grad()
 def sample_next_token(logits: torch.Tensor, temperature: float = 1.0, top_k: int | None = None, top_p: float | None = None,
                       keys: torch.Tensor | None = None, positions: torch.Tensor | None = None) -> torch.Tensor:
@@ -145,7 +130,7 @@ def sample_next_token(logits: torch.Tensor, temperature: float = 1.0, top_k: int
     if (top_k is not None and 0 < top_k < V) or nucleus:
         # candidates only: the k best (or all, sorted, for top-p alone); noise is drawn for their ids, so the
         # sample is the same as masking the full vocabulary, at a fraction of the cost
-        z, ids = top_k_candidates(z, top_k) if top_k is not None and 0 < top_k < V else torch.sort(z, dim=-1, descending=True)
+        z, ids = torch.topk(z, top_k, dim=-1) if top_k is not None and 0 < top_k < V else torch.sort(z, dim=-1, descending=True)
         if nucleus: z = _nucleus(z, top_p)
         gumbel = -torch.log(-torch.log(counter_uniform(keys, positions, ids)))
         return ids.gather(-1, (z + gumbel).argmax(dim=-1, keepdim=True))[:, 0]
