@@ -169,11 +169,14 @@ def bench_decode(model, tok, mode, batch, prompt_len, gen_len, temperature, top_
     return out
 
 
-def install_gemv_reduce(max_rows: int):
-    "Route compiled matmuls over <= `max_rows` rows through a multiply-and-sum reduction (see the docstring); returns the original `F.linear`, to undo it."
+def install_gemv_reduce(max_rows: int, max_out: int | None = None, k_ge_n: bool = False):
+    """Route compiled matmuls over <= `max_rows` rows through a multiply-and-sum reduction (see the docstring); with
+    `max_out`, only weights of at most that many rows (outputs); with `k_ge_n`, only weights at least as wide as tall.
+    Returns the original `F.linear`, to undo it."""
     linear = F.linear
     def gemv_linear(x, w, b=None):
-        if b is None and torch.compiler.is_compiling() and x.numel() // x.size(-1) <= max_rows:
+        if (b is None and torch.compiler.is_compiling() and x.numel() // x.size(-1) <= max_rows
+                and (max_out is None or w.size(0) <= max_out) and (not k_ge_n or w.size(1) >= w.size(0))):
             return (x.unsqueeze(-2).float() * w.float()).sum(-1).to(x.dtype)
         return linear(x, w, b)
     F.linear = gemv_linear
@@ -202,6 +205,8 @@ def main(argv=None):
     ap.add_argument("--profile", action="store_true", help="print torch.profiler tables for batch-1 decode and for prefill (CUDA)")
     ap.add_argument("--compile-batch-sizes", type=int, nargs="+", default=None, help="batch sizes for graph+compile (default: --batch-sizes)")
     ap.add_argument("--gemv-rows", type=int, default=0, help="experiment (with --compile): compiled matmuls over <= N rows as fused reductions")
+    ap.add_argument("--gemv-max-out", type=int, default=None, help="with --gemv-rows: only weights with at most this many rows")
+    ap.add_argument("--gemv-k-ge-n", action="store_true", help="with --gemv-rows: only weights at least as wide as tall")
     ap.add_argument("--compile-option", action="append", default=[], metavar="MOD.NAME=VALUE",
                     help="set a compiler option first, e.g. inductor.coordinate_descent_tuning=True (repeatable)")
     ap.add_argument("--no-attention-kernel", action="store_true", help="decode attention with SDPA, not the Triton kernel (14)")
@@ -214,7 +219,7 @@ def main(argv=None):
         sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
         from bench_train import set_compile_option
         for kv in args.compile_option: set_compile_option(kv)
-    if args.gemv_rows: install_gemv_reduce(args.gemv_rows)
+    if args.gemv_rows: install_gemv_reduce(args.gemv_rows, args.gemv_max_out, args.gemv_k_ge_n)
     if args.smoke:
         args.depth, args.seq_len, args.vocab_size, args.batch_sizes = 2, 128, 512, [1, 4]
         args.prompt_len, args.gen_len, args.prefill_lens, args.copy_mb = 32, 16, [32, 128], 64
