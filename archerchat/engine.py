@@ -489,7 +489,11 @@ class GraphDecoder(Decoder):
         self.graphs, self.bounds, self.pool = {}, {}, None
         self.compiled = compile
         if compile: allow_recompiles()   # compiled steps are specialised per batch size and sampling mode
-        self.run = torch.compile(self._step, dynamic=False) if compile else self._step
+        # Hopper and newer: programmatic dependent launch, each compiled kernel starting while the one before finishes
+        if compile:
+            import torch._inductor.config as inductor_config
+            pdl = {"triton.enable_pdl": True} if hasattr(inductor_config.triton, "enable_pdl") else {}
+        self.run = torch.compile(self._step, dynamic=False, options=pdl) if compile else self._step
 
     def _step(self, sampling):
         "What a graph holds: one token per row through the model; then, unless `sampling` is None, the next token, fed back."

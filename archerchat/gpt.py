@@ -16,8 +16,8 @@ from .common import logger, compute_dtype as _default_compute_dtype
 __all__ = ['ATTN_BACKENDS', 'FLEX_PAD', 'visible', 'reference_attention', 'window_sizes', 'rotary_tables', 'apply_rotary',
            'load_fa3', 'fa2_available', 'choose_backends', 'flex_block_mask', 'allow_recompiles', 'flex_padded',
            'fa2_attention', 'attention', 'doc_mask_mod', 'doc_masks', 'attention_with_cache', 'KVCache', 'norm',
-           'Linear', 'GPTConfig', 'has_value_embed', 'CausalSelfAttention', 'MLP', 'Block', 'GPT', 'softcap_ce',
-           'linear_softcap_ce', 'FusedLinearSoftcapCE', 'fused_linear_softcap_ce']
+           'linear', 'Linear', 'GPTConfig', 'has_value_embed', 'CausalSelfAttention', 'MLP', 'Block', 'GPT',
+           'softcap_ce', 'linear_softcap_ce', 'FusedLinearSoftcapCE', 'fused_linear_softcap_ce']
 
 # %% ../nbs/01_attention_swa.ipynb #b092804f
 def visible(q_pos: torch.Tensor, k_pos: torch.Tensor, window: int) -> torch.Tensor:
@@ -388,11 +388,22 @@ def norm(x):
     "RMSNorm without a learnable gain, in the dtype of `x`."
     return F.rms_norm(x, (x.size(-1),))
 
+def linear(x, w):
+    """`x @ w.T` with `w` cast to the dtype of `x`. One case differs, for decoding one token (see `05_engine`): inside
+    compiled code, a single row of input times a matrix at most 4x taller than wide (every layer's matrix, not the
+    vocabulary head) is written as a multiply-and-sum in fp32. The compiler then emits one reduction kernel fused
+    with the norm before it and the activation or residual after it, instead of a cuBLAS matrix-vector product
+    between separate small kernels."""
+    w = w.to(dtype=x.dtype)
+    if torch.compiler.is_compiling() and x.numel() == x.size(-1) and w.size(0) <= 4 * w.size(1):
+        return (x.unsqueeze(-2).float() * w.float()).sum(-1).to(x.dtype)
+    return F.linear(x, w)
+
 class Linear(nn.Linear):
     "A bias-free `nn.Linear` whose fp32 master weight is cast to the input's dtype at matmul time (explicit mixed precision, no autocast)."
     def __init__(self, in_features: int, out_features: int, device=None, dtype=None):
         super().__init__(in_features, out_features, bias=False, device=device, dtype=dtype)
-    def forward(self, x): return F.linear(x, self.weight.to(dtype=x.dtype))
+    def forward(self, x): return linear(x, self.weight)
 
 # %% ../nbs/01_attention_swa.ipynb #70e214d4
 @dataclass
@@ -467,7 +478,7 @@ class CausalSelfAttention(nn.Module):
             q, k = apply_rotary(q, cos, sin), apply_rotary(k, cos, sin)
             q, k = norm(q) * self.qk_gain, norm(k) * self.qk_gain
         else:   # one matmul, then rotary and QK-norm over the q and k heads together (the same per-head arithmetic)
-            qkv = F.linear(x, self.qkv_weight.to(dtype=x.dtype)).view(B, T, H + 2 * Hkv, D)
+            qkv = linear(x, self.qkv_weight).view(B, T, H + 2 * Hkv, D)
             qk = norm(apply_rotary(qkv[:, :, :H + Hkv], cos, sin)) * self.qk_gain
             q, k, v = qk[:, :, :H], qk[:, :, H:], qkv[:, :, H + Hkv:]
         if ve is not None:   # ResFormer value residual, gated per kv head in (0, 3)

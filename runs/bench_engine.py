@@ -6,8 +6,8 @@ decode against the HBM roofline.
     python runs/bench_engine.py --batch-sizes 1 --modes graph eager static --prompt-len 128 --gen-len 512
     python runs/bench_engine.py --smoke                  # tiny CPU run that checks the script works
     python runs/bench_engine.py --compile --profile      # + torch.profiler tables (CUDA kernels) of batch-1 decode and prefill
-    python runs/bench_engine.py --compile --gemv-rows 8 --compile-option inductor.coordinate_descent_tuning=True
-                                                         # experiment: decode matmuls as fused reductions (see below)
+    python runs/bench_engine.py --compile --compile-option inductor.coordinate_descent_tuning=True   # a compiler option
+    python runs/bench_engine.py --compile --no-attention-kernel      # decode attention with SDPA instead of Triton (14)
 
 Prefill goes through Engine.prefill (compiled, generic in the prompt length, with --compile). For the graph decoders
 `graph ms` is the GPU time of one replayed step alone (replays queued back to back), against `ms/step` for the whole
@@ -24,13 +24,6 @@ read only their window: GPT.kv_read_bytes). Bandwidth = measured device-to-devic
 roofline tok/s = bandwidth / bytes; achieved = measured tok/s / roofline tok/s. Goals (issue 9): batch-1 >= 50% of the
 roofline; batch 128 >= 30x batch-1 tokens/s. Prints a table and writes JSON to --out
 (default: <base_dir>/bench/engine.json).
-
-Experiment `--gemv-rows N` (with --compile): inside compiled code, a matmul over at most N rows (the decode step of a
-batch <= N) is written as a broadcast multiply and a sum, which the compiler turns into a reduction kernel that it
-can fuse with the norm before it and the activation or residual after it, instead of a cuBLAS GEMV between separate
-pointwise kernels. Prediction: fewer kernels per layer (the batch-1 step is ~300 small kernels plus ~90 GEMVs), and
-GEMVs closer to copy bandwidth with `inductor.coordinate_descent_tuning`; the same sums in fp32, so tokens agree with
-the cuBLAS path up to summation order.
 """
 import argparse, json, math, os, sys, time
 import torch
@@ -169,20 +162,6 @@ def bench_decode(model, tok, mode, batch, prompt_len, gen_len, temperature, top_
     return out
 
 
-def install_gemv_reduce(max_rows: int, max_out: int | None = None, k_ge_n: bool = False):
-    """Route compiled matmuls over <= `max_rows` rows through a multiply-and-sum reduction (see the docstring); with
-    `max_out`, only weights of at most that many rows (outputs); with `k_ge_n`, only weights at least as wide as tall.
-    Returns the original `F.linear`, to undo it."""
-    linear = F.linear
-    def gemv_linear(x, w, b=None):
-        if (b is None and torch.compiler.is_compiling() and x.numel() // x.size(-1) <= max_rows
-                and (max_out is None or w.size(0) <= max_out) and (not k_ge_n or w.size(1) >= w.size(0))):
-            return (x.unsqueeze(-2).float() * w.float()).sum(-1).to(x.dtype)
-        return linear(x, w, b)
-    F.linear = gemv_linear
-    return linear
-
-
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--depth", type=int, default=20)
@@ -204,9 +183,6 @@ def main(argv=None):
     ap.add_argument("--smoke", action="store_true", help="tiny CPU configuration, to check the script runs")
     ap.add_argument("--profile", action="store_true", help="print torch.profiler tables for batch-1 decode and for prefill (CUDA)")
     ap.add_argument("--compile-batch-sizes", type=int, nargs="+", default=None, help="batch sizes for graph+compile (default: --batch-sizes)")
-    ap.add_argument("--gemv-rows", type=int, default=0, help="experiment (with --compile): compiled matmuls over <= N rows as fused reductions")
-    ap.add_argument("--gemv-max-out", type=int, default=None, help="with --gemv-rows: only weights with at most this many rows")
-    ap.add_argument("--gemv-k-ge-n", action="store_true", help="with --gemv-rows: only weights at least as wide as tall")
     ap.add_argument("--compile-option", action="append", default=[], metavar="MOD.NAME=VALUE",
                     help="set a compiler option first, e.g. inductor.coordinate_descent_tuning=True (repeatable)")
     ap.add_argument("--no-attention-kernel", action="store_true", help="decode attention with SDPA, not the Triton kernel (14)")
@@ -219,7 +195,6 @@ def main(argv=None):
         sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
         from bench_train import set_compile_option
         for kv in args.compile_option: set_compile_option(kv)
-    if args.gemv_rows: install_gemv_reduce(args.gemv_rows, args.gemv_max_out, args.gemv_k_ge_n)
     if args.smoke:
         args.depth, args.seq_len, args.vocab_size, args.batch_sizes = 2, 128, 512, [1, 4]
         args.prompt_len, args.gen_len, args.prefill_lens, args.copy_mb = 32, 16, [32, 128], 64
