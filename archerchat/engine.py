@@ -489,10 +489,12 @@ class GraphDecoder(Decoder):
         self.graphs, self.bounds, self.pool = {}, {}, None
         self.compiled = compile
         if compile: allow_recompiles()   # compiled steps are specialised per batch size and sampling mode
-        # Hopper and newer: programmatic dependent launch, each compiled kernel starting while the one before finishes
-        if compile:
+        # batch 1 on Hopper and newer: programmatic dependent launch, each compiled kernel starting while the one before
+        # finishes (8% faster at d20 on an H100; at batch 128 the kernels are long and the early ones waste slots: 7% slower)
+        pdl = {}
+        if compile and batch_size == 1:
             import torch._inductor.config as inductor_config
-            pdl = {"triton.enable_pdl": True} if hasattr(inductor_config.triton, "enable_pdl") else {}
+            if hasattr(inductor_config.triton, "enable_pdl"): pdl = {"triton.enable_pdl": True}
         self.run = torch.compile(self._step, dynamic=False, options=pdl) if compile else self._step
 
     def _step(self, sampling):

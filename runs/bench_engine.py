@@ -182,6 +182,7 @@ def main(argv=None):
     ap.add_argument("--out", default=None)
     ap.add_argument("--smoke", action="store_true", help="tiny CPU configuration, to check the script runs")
     ap.add_argument("--profile", action="store_true", help="print torch.profiler tables for batch-1 decode and for prefill (CUDA)")
+    ap.add_argument("--profile-batch", type=int, default=1, help="the decode batch size --profile profiles")
     ap.add_argument("--compile-batch-sizes", type=int, nargs="+", default=None, help="batch sizes for graph+compile (default: --batch-sizes)")
     ap.add_argument("--compile-option", action="append", default=[], metavar="MOD.NAME=VALUE",
                     help="set a compiler option first, e.g. inductor.coordinate_descent_tuning=True (repeatable)")
@@ -246,7 +247,7 @@ def main(argv=None):
             for B in sizes:
                 try:
                     r = bench_decode(model, tok, mode, B, args.prompt_len, args.gen_len, args.temperature, args.top_k, compile_, device,
-                                     profile=args.profile and B == 1 and mode == "graph",
+                                     profile=args.profile and B == args.profile_batch and mode == "graph",
                                      attention_kernel=not args.no_attention_kernel)
                 except torch.cuda.OutOfMemoryError as e:
                     print(f"{mode:>14} {B:>6}  out of memory ({str(e)[:60]})"); torch.cuda.empty_cache(); continue
