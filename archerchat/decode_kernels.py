@@ -15,7 +15,8 @@ import triton.language as tl
 @triton.jit
 def _split_kernel(Q, K, V, Lens, O_part, LSE_part, stride_qb, stride_qh, stride_kb, stride_kt, stride_kh,
                   n_splits, window, chunk, sm_scale, H: tl.constexpr, REP: tl.constexpr, D: tl.constexpr,
-                  BLOCK_N: tl.constexpr):
+                  BLOCK_N: tl.constexpr, PDL: tl.constexpr):
+    if PDL: tl.extra.cuda.gdc_wait()                         # launched early: wait for the kernel before to finish
     s, bh = tl.program_id(0), tl.program_id(1)              # chunk, (row, head)
     b, h = bh // H, bh % H
     n = tl.load(Lens + b)                                    # the row's keys, the new one included
@@ -45,7 +46,8 @@ def _split_kernel(Q, K, V, Lens, O_part, LSE_part, stride_qb, stride_qh, stride_
 
 @triton.jit
 def _combine_kernel(O_part, LSE_part, Out, stride_ob, stride_oh, n_splits, H: tl.constexpr, D: tl.constexpr,
-                    SPLITS: tl.constexpr):
+                    SPLITS: tl.constexpr, PDL: tl.constexpr):
+    if PDL: tl.extra.cuda.gdc_wait()
     bh = tl.program_id(0)
     sp, d = tl.arange(0, SPLITS), tl.arange(0, D)
     ok = sp < n_splits
@@ -70,12 +72,18 @@ def decode_attention(q: torch.Tensor, k_cache: torch.Tensor, v_cache: torch.Tens
                          f"strides {q.stride()}, k_cache strides {k_cache.stride()}, v_cache strides {v_cache.stride()}")
     return _launch(q, k_cache, v_cache, lengths, window, bound)
 
-def _launch(q, k_cache, v_cache, lengths, window, bound, block_n=32, blocks_per_sm=8, warps=1, stages=2):
-    "The kernels' launch; the defaults are the fastest settings of `runs/bench_decode_attention.py` on an H100."
+def _launch(q, k_cache, v_cache, lengths, window, bound, block_n=32, blocks_per_sm=8, warps=1, stages=2, pdl=None):
+    """The kernels' launch; the defaults are the fastest settings of `runs/bench_decode_attention.py` on an H100.
+    `pdl` (default: at batch 1 on Hopper or newer): programmatic dependent launch, as the compiled batch-1 step of
+    the engine uses for its own kernels (`05`): each kernel may start while the one before it drains."""
     B, _, H, D = q.shape
-    if q.device not in _SMS: _SMS[q.device] = torch.cuda.get_device_properties(q.device).multi_processor_count
+    if q.device not in _SMS:
+        props = torch.cuda.get_device_properties(q.device)
+        _SMS[q.device] = props.multi_processor_count, props.major >= 9
+    sms, hopper = _SMS[q.device]
+    pdl = (B == 1 and hopper) if pdl is None else pdl
     span = max(1, min(bound, window + 1))
-    per_head = max(1, -(-blocks_per_sm * _SMS[q.device] // (B * H)))   # chunks per (row, head) to fill the GPU
+    per_head = max(1, -(-blocks_per_sm * sms // (B * H)))   # chunks per (row, head) to fill the GPU
     per_chunk = -(-span // per_head)
     chunk = -(-per_chunk // block_n) * block_n                 # keys per chunk, a multiple of the block
     n_splits = -(-span // chunk)
@@ -85,9 +93,10 @@ def _launch(q, k_cache, v_cache, lengths, window, bound, block_n=32, blocks_per_
     _split_kernel[(n_splits, B * H)](q, k_cache, v_cache, lengths, o_part, lse_part, q.stride(0), q.stride(2),
                                      k_cache.stride(0), k_cache.stride(1), k_cache.stride(2), n_splits, window, chunk,
                                      1.0 / math.sqrt(D), H=H, REP=H // k_cache.size(2), D=D, BLOCK_N=block_n,
-                                     num_warps=warps, **({} if stages is None else dict(num_stages=stages)))
+                                     PDL=pdl, launch_pdl=pdl, num_warps=warps,
+                                     **({} if stages is None else dict(num_stages=stages)))
     _combine_kernel[(B * H,)](o_part, lse_part, out, out.stride(0), out.stride(2), n_splits, H=H, D=D,
-                              SPLITS=triton.next_power_of_2(n_splits))
+                              SPLITS=triton.next_power_of_2(n_splits), PDL=pdl, launch_pdl=pdl)
     return out
 
 @decode_attention.register_fake
