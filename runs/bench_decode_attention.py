@@ -10,7 +10,7 @@ CUDA graph (so nothing comes from L2). Reports microseconds per call and the sha
 import argparse, itertools, json, time
 import torch
 from archerchat.gpt import visible, _cached_sdpa
-from archerchat.decode_kernels import _launch
+from archerchat.decode_kernels import _launch, SMALL, LARGE
 
 
 def graph_us(fn, n_layers, reps=10):
@@ -38,6 +38,8 @@ def main():
     ap.add_argument("--context", type=int, default=640, help="every row's length, the new token included")
     ap.add_argument("--bound", type=int, default=768, help="the engine's bucket bound (keys SDPA reads)")
     ap.add_argument("--windows", type=int, nargs="+", default=[512, 2048], help="d20 SSSL at 2048: 512 (S) and 2048 (L)")
+    ap.add_argument("--grid", choices=["small", "large"], default="small", help="the launch settings to sweep")
+    ap.add_argument("--best-out", default=None, help="write the best settings of the last (batch, window) as 'a,b,c,d'")
     ap.add_argument("--out", default=None)
     args = ap.parse_args()
     dev, dt = torch.device("cuda"), torch.bfloat16
@@ -48,8 +50,11 @@ def main():
     for _ in range(20): dst.copy_(src)
     torch.cuda.synchronize(); bw = 2 * src.numel() * 20 / (time.perf_counter() - t0)
     del src, dst
+    sms = torch.cuda.get_device_properties(dev).multi_processor_count
     print(f"{torch.cuda.get_device_name()}, copy bandwidth {bw / 1e9:.0f} GB/s; H={H} D={D}, context {n}, bound {bound}")
-    configs = list(itertools.product((16, 32, 64), (1, 2, 4, 8), (1, 2, 4), (1, 2, 3)))   # block_n, blocks/SM, warps, stages
+    ap2 = args.grid
+    if ap2 == "small": configs = list(itertools.product((16, 32, 64), (1, 2, 4, 8), (1, 2, 4), (1, 2, 3)))   # block_n, blocks/SM, warps, stages
+    else: configs = list(itertools.product((16, 32, 64, 128), (8, 16, 32), (1, 2, 4, 8), (2,)))   # more chunks and wider tiles, for large batches
     rows = []
     for B in args.batch_sizes:
         layer_bytes = B * bound * H * D * 2 * 2
@@ -73,14 +78,21 @@ def main():
                     best.append((graph_us(lambda i: _launch(q, ks[i], vs[i], lengths, window, bound, bn, bps, w, st), L, reps=3), (bn, bps, w, st)))
                 except Exception as e: print(f"  config {(bn, bps, w, st)} failed: {type(e).__name__}: {str(e)[:120]}")
             best.sort()
-            default = next((t for t, c in best if c == (32, 8, 1, 2)), float("nan"))
+            default = next((t for t, c in best if c == (LARGE if B * H >= 4 * sms else SMALL)), float("nan"))
             r = dict(batch=B, window=window, mb=nbytes / 1e6, sdpa_us=t_sdpa, triton_default_us=default, triton_best_us=best[0][0],
-                     best_config=best[0][1], top5=best[:5], sdpa_bw=nbytes / (t_sdpa * 1e-6) / bw, best_bw=nbytes / (best[0][0] * 1e-6) / bw)
+                     best_config=best[0][1], top5=best[:5], all=best, sdpa_bw=nbytes / (t_sdpa * 1e-6) / bw, best_bw=nbytes / (best[0][0] * 1e-6) / bw)
             rows.append(r)
             print(f"B={B:>4} window {window:>5}: {nbytes / 1e6:7.1f} MB  SDPA {t_sdpa:8.2f} us ({r['sdpa_bw']:.0%})  triton default {default:8.2f} us  "
                   f"best {best[0][0]:8.2f} us ({r['best_bw']:.0%}) {best[0][1]}  next: {[(round(t, 2), c) for t, c in best[1:4]]}")
         del ks, vs
     if args.out: json.dump(dict(copy_bandwidth_gbs=bw / 1e9, rows=rows), open(args.out, "w"), indent=1, default=str)
+    if args.best_out:   # the settings with the least total time over the windows of the last batch size
+        last = [r for r in rows if r["batch"] == rows[-1]["batch"]]
+        per = [dict((c, t) for t, c in r["all"]) for r in last]
+        common = set.intersection(*(set(p) for p in per))
+        best = min(common, key=lambda c: sum(p[c] for p in per))
+        open(args.best_out, "w").write(",".join(map(str, best)))
+        print(f"best settings over windows {[r['window'] for r in last]} at batch {last[0]['batch']}: {best}")
 
 
 if __name__ == "__main__":
