@@ -7,27 +7,11 @@ CUDA graph (so nothing comes from L2). Reports microseconds per call and the sha
     python runs/bench_decode_attention.py                       # CUDA only; batch 1 8 32 128, context 640
     python runs/bench_decode_attention.py --context 1500 --bound 1536
 """
-import argparse, itertools, json, time
+import argparse, itertools, json
 import torch
 from archerchat.gpt import visible, _cached_sdpa
 from archerchat.decode_kernels import _launch, SMALL, LARGE
-
-
-def graph_us(fn, n_layers, reps=10):
-    for i in range(2): fn(i)
-    torch.cuda.synchronize()
-    s = torch.cuda.Stream(); s.wait_stream(torch.cuda.current_stream())
-    with torch.cuda.stream(s):
-        for i in range(n_layers): fn(i)
-    torch.cuda.current_stream().wait_stream(s)
-    g = torch.cuda.CUDAGraph()
-    with torch.cuda.graph(g):
-        for i in range(n_layers): fn(i)
-    g.replay(); torch.cuda.synchronize()
-    t0 = time.perf_counter()
-    for _ in range(reps): g.replay()
-    torch.cuda.synchronize()
-    return (time.perf_counter() - t0) / reps / n_layers * 1e6
+from bench_engine import copy_bandwidth, graph_seconds   # runs/ is on the path when run as a script
 
 
 def main():
@@ -44,16 +28,10 @@ def main():
     args = ap.parse_args()
     dev, dt = torch.device("cuda"), torch.bfloat16
     H, D, n, bound = args.heads, args.head_dim, args.context, args.bound
-    src = torch.empty(1 << 30, dtype=torch.uint8, device=dev); dst = torch.empty_like(src)
-    for _ in range(3): dst.copy_(src)
-    torch.cuda.synchronize(); t0 = time.perf_counter()
-    for _ in range(20): dst.copy_(src)
-    torch.cuda.synchronize(); bw = 2 * src.numel() * 20 / (time.perf_counter() - t0)
-    del src, dst
+    bw = copy_bandwidth(dev, 1 << 30)
     sms = torch.cuda.get_device_properties(dev).multi_processor_count
     print(f"{torch.cuda.get_device_name()}, copy bandwidth {bw / 1e9:.0f} GB/s; H={H} D={D}, context {n}, bound {bound}")
-    ap2 = args.grid
-    if ap2 == "small": configs = list(itertools.product((16, 32, 64), (1, 2, 4, 8), (1, 2, 4), (1, 2, 3)))   # block_n, blocks/SM, warps, stages
+    if args.grid == "small": configs = list(itertools.product((16, 32, 64), (1, 2, 4, 8), (1, 2, 4), (1, 2, 3)))   # block_n, blocks/SM, warps, stages
     else: configs = list(itertools.product((16, 32, 64, 128), (8, 16, 32), (1, 2, 4, 8), (2,)))   # more chunks and wider tiles, for large batches
     rows = []
     for B in args.batch_sizes:
@@ -67,7 +45,7 @@ def main():
         for window in args.windows:
             nbytes = B * min(n, window + 1) * H * D * 2 * 2
             mask = visible(pos, torch.arange(bound, device=dev), window)[:, None]
-            t_sdpa = graph_us(lambda i: _cached_sdpa(q, ks[i], vs[i], mask, False), L)
+            t_sdpa = graph_seconds(lambda i: _cached_sdpa(q, ks[i], vs[i], mask, False), L) * 1e6
             ref = _cached_sdpa(q, ks[0], vs[0], mask, False).float()
             best = []
             for bn, bps, w, st in configs:
@@ -75,7 +53,8 @@ def main():
                     y = _launch(q, ks[0], vs[0], lengths, window, bound, bn, bps, w, st)
                     err = (y.float() - ref).abs().max().item()
                     if err > 2e-2: print(f"  B={B} w={window} config {(bn, bps, w, st)}: wrong (err {err:.3g})"); continue
-                    best.append((graph_us(lambda i: _launch(q, ks[i], vs[i], lengths, window, bound, bn, bps, w, st), L, reps=3), (bn, bps, w, st)))
+                    best.append((graph_seconds(lambda i: _launch(q, ks[i], vs[i], lengths, window, bound, bn, bps, w, st), L, reps=3) * 1e6,
+                                 (bn, bps, w, st)))
                 except Exception as e: print(f"  config {(bn, bps, w, st)} failed: {type(e).__name__}: {str(e)[:120]}")
             best.sort()
             default = next((t for t, c in best if c == (LARGE if B * H >= 4 * sms else SMALL)), float("nan"))

@@ -27,7 +27,6 @@ roofline; batch 128 >= 30x batch-1 tokens/s. Prints a table and writes JSON to -
 """
 import argparse, json, math, os, sys, time
 import torch
-import torch.nn.functional as F
 
 from archerchat.common import base_dir, setup_logging, atomic_write, compute_dtype
 from archerchat.gpt import GPT, GPTConfig
@@ -63,6 +62,25 @@ def copy_bandwidth(device, nbytes, reps=20):
     for _ in range(reps): dst.copy_(src)
     sync(device)
     return 2 * nbytes * reps / (time.perf_counter() - t0)
+
+
+def graph_seconds(call, n, reps=10):
+    """Seconds per call of `call(i)` for i in range(n), the n calls captured back to back in one CUDA graph (as a
+    decode step runs its kernels; give each i its own weights or cache so that nothing is served from L2)."""
+    for i in range(min(2, n)): call(i)
+    torch.cuda.synchronize()
+    side = torch.cuda.Stream(); side.wait_stream(torch.cuda.current_stream())
+    with torch.cuda.stream(side):   # warm-up outside the capture (allocations, autotuning, lazy init)
+        for i in range(n): call(i)
+    torch.cuda.current_stream().wait_stream(side)
+    g = torch.cuda.CUDAGraph()
+    with torch.cuda.graph(g):
+        for i in range(n): call(i)
+    g.replay(); torch.cuda.synchronize()
+    t0 = time.perf_counter()
+    for _ in range(reps): g.replay()
+    torch.cuda.synchronize()
+    return (time.perf_counter() - t0) / reps / n
 
 
 def weight_bytes_per_token(model):

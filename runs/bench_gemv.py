@@ -6,11 +6,12 @@ Triton GEMV over a small grid of tile shapes; reports each one's share of the me
     python runs/bench_gemv.py                 # CUDA only
     python runs/bench_gemv.py --n-embd 1536   # another width (d24)
 """
-import argparse, itertools, json, time
+import argparse, itertools, json
 import torch
 import torch.nn.functional as F
 import triton
 import triton.language as tl
+from bench_engine import copy_bandwidth, graph_seconds   # runs/ is on the path when run as a script
 
 
 @triton.jit
@@ -32,24 +33,6 @@ def triton_gemv(x, w, block_n, block_k, warps, stages):
     return y
 
 
-def graph_time(fn, ws, x, reps=10):
-    "Seconds per call of fn(x, w) over the list of weights `ws`, captured in one CUDA graph."
-    for w in ws[:2]: fn(x, w)
-    torch.cuda.synchronize()
-    s = torch.cuda.Stream(); s.wait_stream(torch.cuda.current_stream())
-    with torch.cuda.stream(s):
-        for w in ws: fn(x, w)
-    torch.cuda.current_stream().wait_stream(s); torch.cuda.synchronize()
-    g = torch.cuda.CUDAGraph()
-    with torch.cuda.graph(g):
-        for w in ws: fn(x, w)
-    g.replay(); torch.cuda.synchronize()
-    t0 = time.perf_counter()
-    for _ in range(reps): g.replay()
-    torch.cuda.synchronize()
-    return (time.perf_counter() - t0) / reps / len(ws)
-
-
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--n-embd", type=int, default=1280)
@@ -59,12 +42,7 @@ def main():
     args = ap.parse_args()
     dev, dt = torch.device("cuda"), torch.bfloat16
     C = args.n_embd
-    src = torch.empty(1 << 30, dtype=torch.uint8, device=dev); dst = torch.empty_like(src)
-    for _ in range(3): dst.copy_(src)
-    torch.cuda.synchronize(); t0 = time.perf_counter()
-    for _ in range(20): dst.copy_(src)
-    torch.cuda.synchronize(); bw = 2 * src.numel() * 20 / (time.perf_counter() - t0)
-    del src, dst
+    bw = copy_bandwidth(dev, 1 << 30)
     print(f"{torch.cuda.get_device_name()}, copy bandwidth {bw / 1e9:.0f} GB/s")
     shapes = {"qkv": (3 * C, C), "attn out": (C, C), "mlp up": (4 * C, C), "mlp down": (C, 4 * C), "lm head": (args.vocab, C)}
     red = torch.compile(lambda x, w: (x.float() * w.float()).sum(-1).to(x.dtype), dynamic=False)
@@ -76,15 +54,15 @@ def main():
         ws = [torch.randn(N, K, device=dev, dtype=dt) for _ in range(max(2, args.bytes_per_shape * 2**20 // nbytes))]
         x = torch.randn(K, device=dev, dtype=dt)
         ref = F.linear(x, ws[0]).float()
-        t_cublas = graph_time(lambda x, w: F.linear(x[None], w), ws, x)
-        t_ind = graph_time(red, ws, x)
+        t_cublas = graph_seconds(lambda i: F.linear(x[None], ws[i]), len(ws))
+        t_ind = graph_seconds(lambda i: red(x, ws[i]), len(ws))
         best = (float("inf"), None)
         for cfg in configs:
             if cfg[0] * cfg[1] > 8192: continue
             try:
                 y = triton_gemv(x, ws[0], *cfg)
                 assert (y.float() - ref).abs().max() < 0.05 * ref.abs().max(), "wrong result"
-                t = graph_time(lambda x, w: triton_gemv(x, w, *cfg), ws, x, reps=3)
+                t = graph_seconds(lambda i: triton_gemv(x, ws[i], *cfg), len(ws), reps=3)
             except Exception as e: print(f"  config {cfg} failed: {type(e).__name__}: {str(e)[:100]}"); continue
             best = min(best, (t, cfg))
         f = lambda t: nbytes / t / bw
