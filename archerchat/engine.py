@@ -9,17 +9,19 @@ from collections import deque
 import torch
 import torch.nn as nn
 from .common import logger
-from .gpt import GPT, GPTConfig, KVCache, allow_recompiles
+from .gpt import GPT, GPTConfig, KVCache, allow_recompiles, use_row_matmul
 
 # %% auto #0
 __all__ = ['SANDBOX_PRELOAD', 'random_model', 'ByteTokenizer', 'generate_naive', 'prefill', 'load_rows', 'hash32', 'row_keys',
            'counter_uniform', 'sample_next_token', 'format_value', 'calculator', 'run_python', 'python_tool', 'Decoder',
-           'RowState', 'decode_attention_kernel', 'Engine', 'GraphDecoder', 'cast_for_inference', 'split_kv_attention']
+           'RowState', 'decode_attention_kernel', 'decode_gemv_kernel', 'Engine', 'GraphDecoder', 'cast_for_inference',
+           'split_kv_attention']
 
 # %% ../nbs/05_engine.ipynb #ae30cfeb
 def random_model(config: GPTConfig, seed: int = 0, device="cpu", dtype: torch.dtype | None = None) -> GPT:
     """A `GPT` with random weights in which every path (attention, value embeddings, smear, backout, lambdas) is active,
-    computing in `dtype` (default: the device's compute dtype). For tests and benchmarks."""
+    computing in `dtype` (default: the device's compute dtype); every weight drawn from `seed` alone, so the same
+    seed gives the same model whatever ran before. For tests and benchmarks."""
     with torch.device("meta"): model = GPT(config)
     model.to_empty(device=device)
     model.init_weights(dtype)
@@ -27,7 +29,9 @@ def random_model(config: GPTConfig, seed: int = 0, device="cpu", dtype: torch.dt
     with torch.no_grad():
         for name, p in model.named_parameters():
             r = torch.rand(p.shape, generator=g)
-            if p.ndim == 2 and "wte" not in name and "value_embeds" not in name:   # matrices: uniform with std 1/sqrt(fan_in)
+            if "wte" in name: p.copy_((0.8 * torch.randn(p.shape, generator=g)).to(p.dtype))   # as init_weights, but seeded
+            elif "value_embeds" in name: p.copy_(((2 * r - 1) * math.sqrt(3 / p.size(1))).to(p.dtype))
+            elif p.ndim == 2:   # matrices: uniform with std 1/sqrt(fan_in)
                 p.copy_(((2 * r - 1) * math.sqrt(3 / p.size(1)) * (4.0 if "lm_head" in name else 1.0)).to(p.dtype))
             elif p.ndim == 1:                                                     # lambdas, smear_lambda, backout_lambda
                 p.copy_((0.2 + 0.6 * r).to(p.dtype))
@@ -326,6 +330,14 @@ class Decoder:
         logits = self.step(tokens)
         return sample_next_token(logits, temperature, top_k, top_p, keys, self.cache.cache_seqlens).tolist()
 
+    looks_ahead = False   # whether `launch_sample` may be given tokens=None (feed the samples still on the device)
+
+    def launch_sample(self, tokens: list[int] | None, keys, temperature=1.0, top_k=None, top_p=None):
+        "`step_sample` split in two: start the step here, `collect` its tokens. Here both happen at once."
+        return self.step_sample(tokens, keys, temperature, top_k, top_p)
+
+    def collect(self, handle) -> list[int]: return handle
+
 # %% ../nbs/05_engine.ipynb #6c4c5609
 class RowState:
     "Per-row generation state: tokens so far, forced tokens queued by the tool, the python block being written, done."
@@ -341,12 +353,23 @@ def decode_attention_kernel(device):
         logger.warning(f"no fused decode attention ({e}); decoding with SDPA"); return None
     return decode_attention
 
+def decode_gemv_kernel(device):
+    """The Triton matrix-vector product of `14_decode_attention` for one-row matmuls (`row_matmul`) on a CUDA device;
+    None elsewhere, or without Triton (then the compiler's multiply-and-sum)."""
+    if torch.device(device).type != "cuda": return None
+    try: from archerchat.decode_kernels import row_matmul
+    except ImportError as e:
+        logger.warning(f"no Triton matrix-vector kernel ({e}); one-row matmuls stay the compiler's"); return None
+    return row_matmul
+
 class Engine:
     """Batched generation with a KV cache, sampling and tool use. `tokens` are ids (one prompt, or a list of prompts);
     `decode`: 'eager', 'static' (bucketed fixed-shape attention) or 'graph' (CUDA graphs); 'auto' = graph on CUDA.
-    `attention_kernel`: on CUDA, decode steps attend over the cache with the fused Triton kernel (else SDPA)."""
+    `attention_kernel`: on CUDA, decode steps attend over the cache with the fused Triton kernel (else SDPA).
+    `gemv_kernel`: on CUDA with `compile`, the compiled decode step does its one-row matmuls (batch 1) with the
+    Triton matrix-vector kernel (else the compiler's fused multiply-and-sum)."""
     def __init__(self, model, tokenizer, tool=python_tool, max_seq_len: int | None = None, decode: str = "auto",
-                 bucket: int = 256, compile: bool = False, attention_kernel: bool = True):
+                 bucket: int = 256, compile: bool = False, attention_kernel: bool = True, gemv_kernel: bool = True):
         if decode not in ("auto", "eager", "static", "graph"): raise ValueError(f"decode must be 'auto', 'eager', 'static' or 'graph', got {decode!r}")
         self.model, self.tokenizer, self.tool = model, tokenizer, tool
         self.device = model.get_device()
@@ -356,6 +379,7 @@ class Engine:
             raise ValueError(f"decode='graph' needs a CUDA device, the model is on {self.device}; use 'eager' or 'static'")
         self.decode, self.bucket, self.compile = decode, bucket, compile
         self.attention = decode_attention_kernel(self.device) if attention_kernel else None
+        self.row_matmul = decode_gemv_kernel(self.device) if gemv_kernel and compile else None
         sp = tokenizer.encode_special
         self.python_start, self.python_end = sp("<|python_start|>"), sp("<|python_end|>")
         self.output_start, self.output_end = sp("<|output_start|>"), sp("<|output_end|>")
@@ -367,7 +391,8 @@ class Engine:
         if d is None or d.batch_size != batch_size:
             self._decoder = d = None   # free the old cache (and graphs) first
             if self.decode == "graph":
-                d = GraphDecoder(self.model, batch_size, self.max_seq_len, self.bucket, self.compile, self.attention)
+                d = GraphDecoder(self.model, batch_size, self.max_seq_len, self.bucket, self.compile, self.attention,
+                                 self.row_matmul)
             else: d = Decoder(self.model, batch_size, self.max_seq_len, self.bucket if self.decode == "static" else None, self.attention)
             self._decoder = d
         return d
@@ -436,6 +461,7 @@ class Engine:
         positions = torch.tensor([len(prompts[i]) for i in rows], device=self.device)
         sampled = sample_next_token(logits, temperature, top_k, top_p, keys, positions).tolist()
         states = [RowState(prompts[i]) for i in rows]
+        ahead = None   # a step started before its tokens were read (look-ahead)
         for step in range(steps):
             column, masks = [], []
             for st, s in zip(states, sampled):
@@ -451,7 +477,15 @@ class Engine:
                 elif st.python is not None: st.python.append(t)
             yield column, masks
             if step == steps - 1 or all(st.done for st in states): break
-            sampled = dec.step_sample(column, keys, temperature, top_k, top_p)   # the next token of every row
+            # the next token of every row; `ahead` may already be computing it (look-ahead, below)
+            this = ahead if ahead is not None else dec.launch_sample(column, keys, temperature, top_k, top_p)
+            # look-ahead (CUDA graphs): unless a row's next token is a forced tool token, the next column is exactly
+            # the tokens this step samples, which the graph writes into its own input: start that step now, before
+            # the host has read them, so that the GPU never waits for the host
+            ahead = None
+            if dec.looks_ahead and step + 2 < steps and not any(st.forced for st in states):
+                ahead = dec.launch_sample(None, keys, temperature, top_k, top_p)
+            sampled = dec.collect(this)
 
     def _use_tool(self, st: RowState):
         code, st.python = self.tokenizer.decode(st.python), None
@@ -477,8 +511,11 @@ class Engine:
 # %% ../nbs/05_engine.ipynb #6a014443
 class GraphDecoder(Decoder):
     """The decode step, and sampling, as CUDA graphs (one per attention bucket and sampling mode), optionally
-    `torch.compile`d first (once: the bucket is a dynamic size). Same results as `Decoder(bucket=...)`."""
-    def __init__(self, model, batch_size: int, max_seq_len: int, bucket: int = 256, compile: bool = False, attention=None):
+    `torch.compile`d first (once: the bucket is a dynamic size). Same results as `Decoder(bucket=...)`.
+    `row_matmul`: with `compile`, what one-row matmuls become in the compiled step (`gpt.use_row_matmul`; process-wide
+    for compiled code: it only applies to single rows on CUDA)."""
+    def __init__(self, model, batch_size: int, max_seq_len: int, bucket: int = 256, compile: bool = False, attention=None,
+                 row_matmul=None):
         super().__init__(model, batch_size, max_seq_len, bucket, attention)
         dev = self.cache.k.device
         self.ids = torch.zeros(batch_size, 1, dtype=torch.long, device=dev)   # the tokens fed; the graph writes its samples here
@@ -486,9 +523,12 @@ class GraphDecoder(Decoder):
         self.temperature, self.top_p = torch.ones((), device=dev), torch.ones((), device=dev)
         self.key_pos = torch.arange(self.cache.max_seq_len, device=dev)
         self.fed, self._keys, self._temp, self._top_p = None, None, None, None   # what the buffers hold
+        self._host, self._launched = None, 0   # pinned copies of the samples, steps launched (see launch_sample)
         self.graphs, self.bounds, self.pool = {}, {}, None
         self.compiled = compile
-        if compile: allow_recompiles()   # compiled steps are specialised per batch size and sampling mode
+        if compile:
+            allow_recompiles()   # compiled steps are specialised per batch size and sampling mode
+            use_row_matmul(row_matmul)
         # batch 1 on Hopper and newer: programmatic dependent launch, each compiled kernel starting while the one before
         # finishes (8% faster at d20 on an H100; at batch 128 the kernels are long and the early ones waste slots: 7% slower)
         pdl = {}
@@ -552,16 +592,41 @@ class GraphDecoder(Decoder):
         self._feed(tokens)
         return self._replay(self.attend_len(), None)
 
+    looks_ahead = True
+
     def step_sample(self, tokens, keys, temperature=1.0, top_k=None, top_p=None) -> list[int]:
+        return self.collect(self.launch_sample(tokens, keys, temperature, top_k, top_p))
+
+    def launch_sample(self, tokens, keys, temperature=1.0, top_k=None, top_p=None):
+        """Replay the step that feeds `tokens` (None: the samples of the step before, still in the input buffer) and
+        samples the next ones, then start copying them to the host; returns a handle for `collect`. Nothing waits:
+        the host may launch the following step before this one is done."""
         greedy, V = temperature == 0.0, self.model.config.vocab_size
         top_k = None if greedy or top_k is None or not 0 < top_k < V else top_k
         nucleus = not greedy and top_p is not None and top_p < 1.0
         if keys is not self._keys: self.keys.copy_(keys); self._keys = keys
         if not greedy and temperature != self._temp: self.temperature.fill_(temperature); self._temp = temperature
         if nucleus and top_p != self._top_p: self.top_p.fill_(top_p); self._top_p = top_p
-        self._feed(tokens)
-        self.fed = self._replay(self.attend_len(), (greedy, top_k, nucleus)).tolist()   # the graph fed them back
-        return self.fed
+        if tokens is not None: self._feed(tokens)
+        out = self._replay(self.attend_len(), (greedy, top_k, nucleus))
+        with torch.cuda.device(self.cache.k.device):
+            if self._host is None:   # two pinned buffers and events: one step's tokens are read while the next runs
+                self._host = [(torch.empty(self.batch_size, dtype=torch.long, pin_memory=True), torch.cuda.Event()) for _ in range(2)]
+            self._launched += 1
+            host, done = self._host[self._launched % 2]
+            host.copy_(out, non_blocking=True)
+            done.record()
+        self.fed = None   # the input buffer now holds samples the host has not read
+        return self._launched
+
+    def collect(self, handle: int) -> list[int]:
+        "The tokens of the `launch_sample` that returned `handle` (waits for that step only; at most one launched since)."
+        if handle < self._launched - 1: raise RuntimeError("collect a step's tokens before launching two more")
+        host, done = self._host[handle % 2]
+        done.synchronize()
+        tokens = host.tolist()
+        if handle == self._launched: self.fed = tokens   # no later step has overwritten the input buffer: it holds these
+        return tokens
 
 # %% ../nbs/05_engine.ipynb #f25b11db
 def cast_for_inference(model: GPT, dtype: torch.dtype | None = None, fuse: bool = True) -> GPT:

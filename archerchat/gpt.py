@@ -16,8 +16,8 @@ from .common import logger, compute_dtype as _default_compute_dtype
 __all__ = ['ATTN_BACKENDS', 'FLEX_PAD', 'visible', 'reference_attention', 'window_sizes', 'rotary_tables', 'apply_rotary',
            'load_fa3', 'fa2_available', 'choose_backends', 'flex_block_mask', 'allow_recompiles', 'flex_padded',
            'fa2_attention', 'attention', 'doc_mask_mod', 'doc_masks', 'attention_with_cache', 'KVCache', 'norm',
-           'linear', 'Linear', 'GPTConfig', 'has_value_embed', 'CausalSelfAttention', 'MLP', 'Block', 'GPT',
-           'softcap_ce', 'linear_softcap_ce', 'FusedLinearSoftcapCE', 'fused_linear_softcap_ce']
+           'use_row_matmul', 'linear', 'Linear', 'GPTConfig', 'has_value_embed', 'CausalSelfAttention', 'MLP', 'Block',
+           'GPT', 'softcap_ce', 'linear_softcap_ce', 'FusedLinearSoftcapCE', 'fused_linear_softcap_ce']
 
 # %% ../nbs/01_attention_swa.ipynb #b092804f
 def visible(q_pos: torch.Tensor, k_pos: torch.Tensor, window: int) -> torch.Tensor:
@@ -388,15 +388,27 @@ def norm(x):
     "RMSNorm without a learnable gain, in the dtype of `x`."
     return F.rms_norm(x, (x.size(-1),))
 
+_row_matmul = None   # see use_row_matmul
+
+def use_row_matmul(fn):
+    """Inside compiled code, send single-row products on CUDA to `fn(x, w)` (the engine installs the Triton
+    matrix-vector kernel of `14`; `fn` returns None for those it leaves to the default), or back to the default
+    with None. Returns the previous one."""
+    global _row_matmul
+    prev, _row_matmul = _row_matmul, fn
+    return prev
+
 def linear(x, w):
     """`x @ w.T` with `w` cast to the dtype of `x`. One case differs, for decoding one token (see `05_engine`): inside
-    compiled code, a single row of input times a matrix at most 4x taller than wide (every layer's matrix, not the
-    vocabulary head) is written as a multiply-and-sum in fp32. The compiler then emits one reduction kernel fused
-    with the norm before it and the activation or residual after it, instead of a cuBLAS matrix-vector product
-    between separate small kernels."""
+    compiled code, a single row of input goes to the function installed with `use_row_matmul` (on CUDA); without
+    one, times a matrix at most 4x taller than wide (every layer's matrix, not the vocabulary head), it is written as
+    a multiply-and-sum in fp32. The compiler then emits one reduction kernel fused with the norm before it and the
+    activation or residual after it, instead of a cuBLAS matrix-vector product between separate small kernels."""
     w = w.to(dtype=x.dtype)
-    if torch.compiler.is_compiling() and x.numel() == x.size(-1) and w.size(0) <= 4 * w.size(1):
-        return (x.unsqueeze(-2).float() * w.float()).sum(-1).to(x.dtype)
+    if torch.compiler.is_compiling() and x.numel() == x.size(-1):
+        y = _row_matmul(x, w) if _row_matmul is not None and x.is_cuda else None
+        if y is not None: return y
+        if w.size(0) <= 4 * w.size(1): return (x.unsqueeze(-2).float() * w.float()).sum(-1).to(x.dtype)
     return F.linear(x, w)
 
 class Linear(nn.Linear):

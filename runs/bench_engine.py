@@ -138,9 +138,9 @@ def profile_table(fn, title, steps_note, row_limit=25):
 
 
 def bench_decode(model, tok, mode, batch, prompt_len, gen_len, temperature, top_k, compile_, device, profile=False,
-                 attention_kernel=True):
+                 attention_kernel=True, gemv_kernel=True):
     engine = Engine(model, tok, tool=None, max_seq_len=prompt_len + gen_len + 1, decode=mode, compile=compile_,
-                    attention_kernel=attention_kernel)
+                    attention_kernel=attention_kernel, gemv_kernel=gemv_kernel)
     prompt = torch.randint(0, model.config.vocab_size, (prompt_len,), generator=torch.Generator().manual_seed(1)).tolist()
     kw = dict(num_samples=batch, max_tokens=gen_len, temperature=temperature, top_k=top_k or None)
     t0 = time.perf_counter()
@@ -205,6 +205,7 @@ def main(argv=None):
     ap.add_argument("--compile-option", action="append", default=[], metavar="MOD.NAME=VALUE",
                     help="set a compiler option first, e.g. inductor.coordinate_descent_tuning=True (repeatable)")
     ap.add_argument("--no-attention-kernel", action="store_true", help="decode attention with SDPA, not the Triton kernel (14)")
+    ap.add_argument("--no-gemv-kernel", action="store_true", help="compiled batch-1 one-row matmuls as the compiler's reductions, not the Triton GEMV (14)")
     ap.add_argument("--skip-prefill", action="store_true", help="time decoding only")
     ap.add_argument("--compiled-only", action="store_true", help="with --compile, time only the compiled graph decoder")
     ap.add_argument("--eager-batch-sizes", type=int, nargs="+", default=None, help="batch sizes for the eager/static modes (default: --batch-sizes)")
@@ -266,7 +267,7 @@ def main(argv=None):
                 try:
                     r = bench_decode(model, tok, mode, B, args.prompt_len, args.gen_len, args.temperature, args.top_k, compile_, device,
                                      profile=args.profile and B == args.profile_batch and mode == "graph",
-                                     attention_kernel=not args.no_attention_kernel)
+                                     attention_kernel=not args.no_attention_kernel, gemv_kernel=not args.no_gemv_kernel)
                 except torch.cuda.OutOfMemoryError as e:
                     print(f"{mode:>14} {B:>6}  out of memory ({str(e)[:60]})"); torch.cuda.empty_cache(); continue
                 except Exception as e:   # e.g. capture unsupported: report and go on with the other configurations
