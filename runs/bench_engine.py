@@ -124,8 +124,9 @@ def graph_replay_ms(engine, reps=50):
     return dt * 1e3
 
 
-def profile_table(fn, title, steps_note, row_limit=25):
-    "Run `fn` under torch.profiler (CPU + CUDA) and print the kernels by total CUDA time."
+def profile_table(fn, title, steps_note, row_limit=25, sequence=0):
+    """Run `fn` under torch.profiler (CPU + CUDA) and print the kernels by total CUDA time; with `sequence`, also the
+    first `sequence` kernels in the order they ran (name, start relative to the first, duration)."""
     from torch.profiler import profile, ProfilerActivity
     try:
         with profile(activities=[ProfilerActivity.CPU, ProfilerActivity.CUDA]) as prof: fn(); torch.cuda.synchronize()
@@ -134,13 +135,18 @@ def profile_table(fn, title, steps_note, row_limit=25):
     kernels = [e for e in prof.events() if e.device_type == torch.autograd.DeviceType.CUDA]
     gpu_us = sum(e.device_time for e in kernels) if kernels and hasattr(kernels[0], "device_time") else float("nan")
     print(f"\n=== profile: {title}: {len(kernels)} CUDA kernels/copies, {gpu_us / 1e3:.2f} ms of GPU time ({steps_note})")
-    print(ka.table(sort_by="cuda_time_total", row_limit=row_limit, max_name_column_width=70))
+    if row_limit: print(ka.table(sort_by="cuda_time_total", row_limit=row_limit, max_name_column_width=70))
+    if sequence and kernels:
+        ks = sorted(kernels, key=lambda e: e.time_range.start)
+        t0 = ks[0].time_range.start
+        print(f"\n=== the first {sequence} kernels in order (start us, duration us, name)")
+        for e in ks[:sequence]: print(f"{e.time_range.start - t0:9.1f} {e.device_time:7.2f}  {e.name[:110]}")
 
 
 def bench_decode(model, tok, mode, batch, prompt_len, gen_len, temperature, top_k, compile_, device, profile=False,
-                 attention_kernel=True, gemv_kernel=True):
+                 attention_kernel=True, gemv_kernel=True, topk_kernel=True):
     engine = Engine(model, tok, tool=None, max_seq_len=prompt_len + gen_len + 1, decode=mode, compile=compile_,
-                    attention_kernel=attention_kernel, gemv_kernel=gemv_kernel)
+                    attention_kernel=attention_kernel, gemv_kernel=gemv_kernel, topk_kernel=topk_kernel)
     prompt = torch.randint(0, model.config.vocab_size, (prompt_len,), generator=torch.Generator().manual_seed(1)).tolist()
     kw = dict(num_samples=batch, max_tokens=gen_len, temperature=temperature, top_k=top_k or None)
     t0 = time.perf_counter()
@@ -173,6 +179,8 @@ def bench_decode(model, tok, mode, batch, prompt_len, gen_len, temperature, top_
                     dec.run(sampling)
                     c.cache_seqlens.copy_(saved[0]); c.prev_embedding.copy_(saved[1]); dec.ids.copy_(saved[2])
             direct()
+            profile_table(lambda: direct(1), f"decode {out['mode']} batch {batch}, one step run directly", "in order",
+                          row_limit=0, sequence=70)
             profile_table(direct, f"decode {out['mode']} batch {batch}, the captured step run directly", "5 steps, attention over "
                           f"{n_keys} positions; host launch gaps included, kernel times are what the graph replays", row_limit=40)
     del engine
@@ -206,6 +214,7 @@ def main(argv=None):
                     help="set a compiler option first, e.g. inductor.coordinate_descent_tuning=True (repeatable)")
     ap.add_argument("--no-attention-kernel", action="store_true", help="decode attention with SDPA, not the Triton kernel (14)")
     ap.add_argument("--no-gemv-kernel", action="store_true", help="compiled batch-1 one-row matmuls as the compiler's reductions, not the Triton GEMV (14)")
+    ap.add_argument("--no-topk-kernel", action="store_true", help="sample top-k with torch.topk, not the Triton top-k (14)")
     ap.add_argument("--skip-prefill", action="store_true", help="time decoding only")
     ap.add_argument("--compiled-only", action="store_true", help="with --compile, time only the compiled graph decoder")
     ap.add_argument("--eager-batch-sizes", type=int, nargs="+", default=None, help="batch sizes for the eager/static modes (default: --batch-sizes)")
@@ -267,7 +276,8 @@ def main(argv=None):
                 try:
                     r = bench_decode(model, tok, mode, B, args.prompt_len, args.gen_len, args.temperature, args.top_k, compile_, device,
                                      profile=args.profile and B == args.profile_batch and mode == "graph",
-                                     attention_kernel=not args.no_attention_kernel, gemv_kernel=not args.no_gemv_kernel)
+                                     attention_kernel=not args.no_attention_kernel, gemv_kernel=not args.no_gemv_kernel,
+                                     topk_kernel=not args.no_topk_kernel)
                 except torch.cuda.OutOfMemoryError as e:
                     print(f"{mode:>14} {B:>6}  out of memory ({str(e)[:60]})"); torch.cuda.empty_cache(); continue
                 except Exception as e:   # e.g. capture unsupported: report and go on with the other configurations
