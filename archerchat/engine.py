@@ -12,10 +12,10 @@ from .common import logger
 from .gpt import GPT, GPTConfig, KVCache, allow_recompiles, use_row_matmul
 
 # %% auto #0
-__all__ = ['SANDBOX_PRELOAD', 'random_model', 'ByteTokenizer', 'generate_naive', 'prefill', 'load_rows', 'hash32', 'row_keys',
-           'counter_uniform', 'sample_next_token', 'format_value', 'calculator', 'run_python', 'python_tool', 'Decoder',
-           'RowState', 'decode_attention_kernel', 'decode_gemv_kernel', 'decode_topk_kernel', 'Engine', 'GraphDecoder',
-           'cast_for_inference', 'split_kv_attention']
+__all__ = ['SANDBOX_PRELOAD', 'TOPK_KERNEL_MAX_BATCH', 'random_model', 'ByteTokenizer', 'generate_naive', 'prefill', 'load_rows',
+           'hash32', 'row_keys', 'counter_uniform', 'sample_next_token', 'format_value', 'calculator', 'run_python',
+           'python_tool', 'Decoder', 'RowState', 'decode_attention_kernel', 'decode_gemv_kernel', 'decode_topk_kernel',
+           'Engine', 'GraphDecoder', 'cast_for_inference', 'split_kv_attention']
 
 # %% ../nbs/05_engine.ipynb #ae30cfeb
 def random_model(config: GPTConfig, seed: int = 0, device="cpu", dtype: torch.dtype | None = None) -> GPT:
@@ -523,6 +523,10 @@ class Engine:
         return results, masks
 
 # %% ../nbs/05_engine.ipynb #6a014443
+# the largest batch whose graphs sample with the Triton top-k of `14` (it sorts chunks of each row). On an H100, over
+# 32,768 logits: 37 against torch.topk's 48 us at batch 1, 38 against 52 at batch 8, but 202 against 106 at batch 128
+TOPK_KERNEL_MAX_BATCH = 8
+
 class GraphDecoder(Decoder):
     """The decode step, and sampling, as CUDA graphs (one per attention bucket and sampling mode), optionally
     `torch.compile`d first (once: the bucket is a dynamic size). Same results as `Decoder(bucket=...)`.
@@ -539,9 +543,8 @@ class GraphDecoder(Decoder):
         self.fed, self._keys, self._temp, self._top_p = None, None, None, None   # what the buffers hold
         self._host, self._launched = None, 0   # pinned copies of the samples, steps launched (see launch_sample)
         self.graphs, self.bounds, self.pool = {}, {}, None
-        # topk: what sampling uses instead of torch.topk, up to batch 8. The Triton top-k sorts chunks of each row: on an
-        # H100, over 32,768 logits, 37 against 48 us at batch 1, 38 against 52 at batch 8, 202 against 106 at batch 128
-        self.compiled, self.topk = compile, (topk if batch_size <= 8 else None)
+        # topk: what sampling uses instead of torch.topk (up to TOPK_KERNEL_MAX_BATCH rows)
+        self.compiled, self.topk = compile, (topk if batch_size <= TOPK_KERNEL_MAX_BATCH else None)
         if compile:
             allow_recompiles()   # compiled steps are specialised per batch size and sampling mode
             use_row_matmul(row_matmul)
