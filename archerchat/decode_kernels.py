@@ -64,6 +64,13 @@ def _combine_kernel(O_part, LSE_part, Out, stride_ob, stride_oh, n_splits, H: tl
 
 # %% ../nbs/14_decode_attention.ipynb #c7ade318
 _SMS = {}
+def _device_info(device) -> tuple[int, bool]:
+    "(multiprocessors, Hopper or newer: programmatic dependent launch), asked once per device."
+    if device not in _SMS:
+        props = torch.cuda.get_device_properties(device)
+        _SMS[device] = props.multi_processor_count, props.major >= 9
+    return _SMS[device]
+
 # launch settings (keys per step, blocks per SM, warps, pipeline stages): for few (row, head) pairs, many small
 # chunks; for many (enough to fill the GPU with one chunk each), the large-batch row of the sweep. Override with
 # ARCHERCHAT_DECODE_ATTENTION_SMALL / _LARGE="32,8,1,2" to try others (runs/bench_decode_attention.py finds them).
@@ -90,10 +97,7 @@ def _launch(q, k_cache, v_cache, lengths, window, bound, block_n=None, blocks_pe
     `pdl` (default: at batch 1 on Hopper or newer): programmatic dependent launch, as the compiled batch-1 step of
     the engine uses for its own kernels (`05`): each kernel may start while the one before it drains."""
     B, _, H, D = q.shape
-    if q.device not in _SMS:
-        props = torch.cuda.get_device_properties(q.device)
-        _SMS[q.device] = props.multi_processor_count, props.major >= 9
-    sms, hopper = _SMS[q.device]
+    sms, hopper = _device_info(q.device)
     pdl = (B == 1 and hopper) if pdl is None else pdl
     dflt = LARGE if B * H >= 4 * sms else SMALL
     block_n, blocks_per_sm, warps, stages = (d if v is None else v for v, d in zip((block_n, blocks_per_sm, warps, stages), dflt))
@@ -160,16 +164,18 @@ def gemv_applies(x: torch.Tensor, w: torch.Tensor) -> bool:
 def gemv(x: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
     """`x @ w.T` for `x` (..., K) holding a single row and `w` (N, K), in x's dtype with fp32 accumulation; shape
     (..., N). Programmatic dependent launch on Hopper and newer (see above)."""
-    N, K = w.shape
     if not gemv_applies(x, w):
         raise ValueError(f"gemv takes one CUDA row times a contiguous matrix of its dtype, K = two powers of two at most "
                          f"16384; got x {tuple(x.shape)} {x.dtype} on {x.device}, w {tuple(w.shape)} {w.dtype}")
-    if x.device not in _SMS:
-        props = torch.cuda.get_device_properties(x.device)
-        _SMS[x.device] = props.multi_processor_count, props.major >= 9
-    pdl = _SMS[x.device][1]
+    return _gemv_launch(x, w)
+
+def _gemv_launch(x, w, block_n=None, warps=None, pdl=None):
+    "The kernel's launch; rows per block and warps default to `gemv_settings`, PDL to the device's support."
+    N, K = w.shape
     K1, K2 = _pow2_parts(K)
-    bn, warps = gemv_settings(N, K)
+    bn, nw = gemv_settings(N, K)
+    bn, warps = block_n or bn, warps or nw
+    pdl = _device_info(x.device)[1] if pdl is None else pdl
     y = x.new_empty(*x.shape[:-1], N)
     _gemv_kernel[(N // bn,)](w, x.contiguous(), y, K=K, K1=K1, K2=K2, BLOCK_N=bn, PDL=pdl, num_warps=warps, launch_pdl=pdl)
     return y
@@ -230,19 +236,19 @@ def _topk_launch(z, k, chunk=None, warps=None):
     cand = torch.empty(B, n_cand, dtype=torch.int64, device=z.device)
     vals = torch.empty(B, k, dtype=torch.float32, device=z.device)
     ids = torch.empty(B, k, dtype=torch.int64, device=z.device)
-    if z.device not in _SMS:
-        props = torch.cuda.get_device_properties(z.device)
-        _SMS[z.device] = props.multi_processor_count, props.major >= 9
-    pdl = B == 1 and _SMS[z.device][1]
+    pdl = B == 1 and _device_info(z.device)[1]
     _topk_chunk_kernel[(B, n_chunks)](z, cand, V, z.stride(0), CHUNK=chunk, KEEP=keep, PDL=pdl, num_warps=warps, launch_pdl=pdl)
     _topk_final_kernel[(B,)](cand, vals, ids, k, n_cand, N=triton.next_power_of_2(n_cand), PDL=pdl, num_warps=warps, launch_pdl=pdl)
     return vals, ids
+
+def _topk_applies(z: torch.Tensor, k: int) -> bool:
+    return z.is_cuda and z.dim() == 2 and z.dtype == torch.float32 and z.stride(1) == 1 and 0 < k <= min(TOPK_MAX_K, z.size(1))
 
 @torch.library.custom_op("archerchat::topk", mutates_args=())
 def topk(z: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor]:
     """The `k` largest values of each row of `z` (B, V) fp32, on CUDA, and their indices, in descending order: what
     `torch.topk(z, k)` returns. k at most `TOPK_MAX_K`."""
-    if z.dim() != 2 or z.dtype != torch.float32 or not z.is_cuda or z.stride(1) != 1 or not 0 < k <= min(TOPK_MAX_K, z.size(1)):
+    if not _topk_applies(z, k):
         raise ValueError(f"topk takes CUDA fp32 rows (B, V) with contiguous values and 0 < k <= {TOPK_MAX_K}; got {tuple(z.shape)} "
                          f"{z.dtype} on {z.device}, strides {z.stride()}, k={k}")
     return _topk_launch(z, k)
@@ -252,6 +258,4 @@ def _(z, k): return z.new_empty(z.size(0), k), z.new_empty(z.size(0), k, dtype=t
 
 def engine_topk(z: torch.Tensor, k: int):
     "`topk` where it applies (CUDA fp32 rows, k up to `TOPK_MAX_K`), else `torch.topk`: the engine's sampling calls this."
-    if z.is_cuda and z.dim() == 2 and z.dtype == torch.float32 and z.stride(1) == 1 and 0 < k <= min(TOPK_MAX_K, z.size(1)):
-        return topk(z, k)
-    return torch.topk(z, k, dim=-1)
+    return topk(z, k) if _topk_applies(z, k) else torch.topk(z, k, dim=-1)

@@ -14,8 +14,8 @@ from .gpt import GPT, GPTConfig, KVCache, allow_recompiles, use_row_matmul
 # %% auto #0
 __all__ = ['SANDBOX_PRELOAD', 'TOPK_KERNEL_MAX_BATCH', 'random_model', 'ByteTokenizer', 'generate_naive', 'prefill', 'load_rows',
            'hash32', 'row_keys', 'counter_uniform', 'sample_next_token', 'format_value', 'calculator', 'run_python',
-           'python_tool', 'Decoder', 'RowState', 'decode_attention_kernel', 'decode_gemv_kernel', 'decode_topk_kernel',
-           'Engine', 'GraphDecoder', 'cast_for_inference', 'split_kv_attention']
+           'python_tool', 'Decoder', 'RowState', 'decode_kernel', 'Engine', 'GraphDecoder', 'cast_for_inference',
+           'split_kv_attention']
 
 # %% ../nbs/05_engine.ipynb #ae30cfeb
 def random_model(config: GPTConfig, seed: int = 0, device="cpu", dtype: torch.dtype | None = None) -> GPT:
@@ -346,32 +346,15 @@ class RowState:
     def __init__(self, tokens: list[int]):
         self.tokens, self.forced, self.python, self.done = list(tokens), deque(), None, False
 
-def decode_attention_kernel(device):
-    """The fused attention of one new token per row over the KV cache (Triton: `14_decode_attention`) on a CUDA
-    device; None elsewhere, or without Triton (then SDPA)."""
+def decode_kernel(device, name: str):
+    """`archerchat.decode_kernels.<name>` (Triton, `14_decode_attention`): the fused decode attention, the one-row
+    matmul or the top-k, on a CUDA device; None elsewhere, or without Triton (the engine then uses PyTorch's)."""
     if torch.device(device).type != "cuda": return None
-    try: from archerchat.decode_kernels import decode_attention
+    try:
+        from archerchat import decode_kernels
+        return getattr(decode_kernels, name)
     except ImportError as e:
-        logger.warning(f"no fused decode attention ({e}); decoding with SDPA"); return None
-    return decode_attention
-
-def decode_gemv_kernel(device):
-    """The Triton matrix-vector product of `14_decode_attention` for one-row matmuls (`row_matmul`) on a CUDA device;
-    None elsewhere, or without Triton (then the compiler's multiply-and-sum)."""
-    if torch.device(device).type != "cuda": return None
-    try: from archerchat.decode_kernels import row_matmul
-    except ImportError as e:
-        logger.warning(f"no Triton matrix-vector kernel ({e}); one-row matmuls stay the compiler's"); return None
-    return row_matmul
-
-def decode_topk_kernel(device):
-    """The Triton top-k of `14_decode_attention` (`engine_topk`, same results as `torch.topk`) for sampling in the
-    decode graphs on a CUDA device; None elsewhere, or without Triton (then `torch.topk`)."""
-    if torch.device(device).type != "cuda": return None
-    try: from archerchat.decode_kernels import engine_topk
-    except ImportError as e:
-        logger.warning(f"no Triton top-k ({e}); sampling with torch.topk"); return None
-    return engine_topk
+        logger.warning(f"no Triton kernels ({e}): decoding without {name}"); return None
 
 class Engine:
     """Batched generation with a KV cache, sampling and tool use. `tokens` are ids (one prompt, or a list of prompts);
@@ -391,9 +374,9 @@ class Engine:
         if decode == "graph" and self.device.type != "cuda":
             raise ValueError(f"decode='graph' needs a CUDA device, the model is on {self.device}; use 'eager' or 'static'")
         self.decode, self.bucket, self.compile = decode, bucket, compile
-        self.attention = decode_attention_kernel(self.device) if attention_kernel else None
-        self.row_matmul = decode_gemv_kernel(self.device) if gemv_kernel and compile else None
-        self.topk = decode_topk_kernel(self.device) if topk_kernel and decode == "graph" else None
+        self.attention = decode_kernel(self.device, "decode_attention") if attention_kernel else None
+        self.row_matmul = decode_kernel(self.device, "row_matmul") if gemv_kernel and compile else None
+        self.topk = decode_kernel(self.device, "engine_topk") if topk_kernel and decode == "graph" else None
         sp = tokenizer.encode_special
         self.python_start, self.python_end = sp("<|python_start|>"), sp("<|python_end|>")
         self.output_start, self.output_end = sp("<|output_start|>"), sp("<|output_end|>")

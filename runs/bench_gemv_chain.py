@@ -59,15 +59,6 @@ def fused_gemv(x, w, norm=False, act=False, res=None):
     return y
 
 
-def launch_gemv(x, w, bn, warps, pdl):
-    from archerchat.decode_kernels import _gemv_kernel, _pow2_parts
-    N, K = w.shape
-    K1, K2 = _pow2_parts(K)
-    y = x.new_empty(N)
-    _gemv_kernel[(N // bn,)](w, x, y, K=K, K1=K1, K2=K2, BLOCK_N=bn, PDL=pdl, num_warps=warps, launch_pdl=pdl)
-    return y
-
-
 def layer(x, wqkv, wo, wu, wd, lin):
     C = x.numel()
     qkv = lin(F.rms_norm(x, (C,)), wqkv)
@@ -77,7 +68,7 @@ def layer(x, wqkv, wo, wu, wd, lin):
 
 def main():
     from bench_engine import copy_bandwidth, graph_seconds
-    from archerchat.decode_kernels import gemv, gemv_settings, row_matmul
+    from archerchat.decode_kernels import gemv, gemv_settings, row_matmul, _gemv_launch
     from archerchat import gpt
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--n-embd", type=int, default=1280)
@@ -100,12 +91,12 @@ def main():
         t_cub = graph_seconds(lambda i: F.linear(x[None], ws[i]), len(ws))
         torch.testing.assert_close(gemv(x, ws[0]).float(), want, rtol=0.02, atol=0.02)
         t_pkg = graph_seconds(lambda i: gemv(x, ws[i]), len(ws))
-        t_nopdl = graph_seconds(lambda i: launch_gemv(x, ws[i], *gemv_settings(N, K), False), len(ws))
+        t_nopdl = graph_seconds(lambda i: _gemv_launch(x, ws[i], pdl=False), len(ws))
         sweep = []
         for bn, warps in itertools.product((2, 4, 8, 16), (2, 4, 8)):
             if N % bn or bn * K > 16384 or bn * K < 256 * warps: continue
-            torch.testing.assert_close(launch_gemv(x, ws[0], bn, warps, True).float(), want, rtol=0.02, atol=0.02)
-            sweep.append((graph_seconds(lambda i: launch_gemv(x, ws[i], bn, warps, True), len(ws), reps=5), bn, warps))
+            torch.testing.assert_close(_gemv_launch(x, ws[0], bn, warps, True).float(), want, rtol=0.02, atol=0.02)
+            sweep.append((graph_seconds(lambda i: _gemv_launch(x, ws[i], bn, warps, True), len(ws), reps=5), bn, warps))
         sweep.sort()
         print(f"{name:>9} {nbytes / 1e6:5.1f} | {f(t_cub)} | {f(t_nopdl)} | {f(t_pkg)} | {f(sweep[0][0])} rows {sweep[0][1]}, "
               f"warps {sweep[0][2]} (default {gemv_settings(N, K)})", flush=True)
