@@ -362,10 +362,12 @@ class Engine:
     `attention_kernel`: on CUDA, decode steps attend over the cache with the fused Triton kernel (else SDPA).
     `gemv_kernel`: on CUDA with `compile`, the compiled decode step does its one-row matmuls (batch 1) with the
     Triton matrix-vector kernel (else the compiler's fused multiply-and-sum). `topk_kernel`: on CUDA, the decode
-    graphs sample top-k with the Triton top-k (else `torch.topk`; the same tokens either way)."""
+    graphs sample top-k with the Triton top-k (else `torch.topk`; the same tokens either way). `fused_layers`: on
+    CUDA, the batch-1 decode graph runs each layer as the six kernels of `14` (`decode_kernels.fused_layers`: norms,
+    lambdas, rotary, value embedding, cache write, ReLU² and residuals inside the products and the attention)."""
     def __init__(self, model, tokenizer, tool=python_tool, max_seq_len: int | None = None, decode: str = "auto",
                  bucket: int = 256, compile: bool = False, attention_kernel: bool = True, gemv_kernel: bool = True,
-                 topk_kernel: bool = True):
+                 topk_kernel: bool = True, fused_layers: bool = True):
         if decode not in ("auto", "eager", "static", "graph"): raise ValueError(f"decode must be 'auto', 'eager', 'static' or 'graph', got {decode!r}")
         self.model, self.tokenizer, self.tool = model, tokenizer, tool
         self.device = model.get_device()
@@ -377,6 +379,7 @@ class Engine:
         self.attention = decode_kernel(self.device, "decode_attention") if attention_kernel else None
         self.row_matmul = decode_kernel(self.device, "row_matmul") if gemv_kernel and compile else None
         self.topk = decode_kernel(self.device, "engine_topk") if topk_kernel and decode == "graph" else None
+        self.fused_layers = decode_kernel(self.device, "fused_layers_for") if fused_layers and decode == "graph" else None
         sp = tokenizer.encode_special
         self.python_start, self.python_end = sp("<|python_start|>"), sp("<|python_end|>")
         self.output_start, self.output_end = sp("<|output_start|>"), sp("<|output_end|>")
@@ -389,7 +392,7 @@ class Engine:
             self._decoder = d = None   # free the old cache (and graphs) first
             if self.decode == "graph":
                 d = GraphDecoder(self.model, batch_size, self.max_seq_len, self.bucket, self.compile, self.attention,
-                                 self.row_matmul, self.topk)
+                                 self.row_matmul, self.topk, self.fused_layers)
             else: d = Decoder(self.model, batch_size, self.max_seq_len, self.bucket if self.decode == "static" else None, self.attention)
             self._decoder = d
         return d
@@ -514,10 +517,12 @@ class GraphDecoder(Decoder):
     """The decode step, and sampling, as CUDA graphs (one per attention bucket and sampling mode), optionally
     `torch.compile`d first (once: the bucket is a dynamic size). Same results as `Decoder(bucket=...)`.
     `row_matmul`: with `compile`, what one-row matmuls become in the compiled step (`gpt.use_row_matmul`; process-wide
-    for compiled code: it only applies to single rows on CUDA)."""
+    for compiled code: it only applies to single rows on CUDA). `fused(model, batch_size)`: the function that runs
+    every layer of a step (`KVCache.fused_layers`), or None where it does not apply."""
     def __init__(self, model, batch_size: int, max_seq_len: int, bucket: int = 256, compile: bool = False, attention=None,
-                 row_matmul=None, topk=None):
+                 row_matmul=None, topk=None, fused=None):
         super().__init__(model, batch_size, max_seq_len, bucket, attention)
+        if fused is not None: self.cache.fused_layers = fused(model, batch_size)
         dev = self.cache.k.device
         self.ids = torch.zeros(batch_size, 1, dtype=torch.long, device=dev)   # the tokens fed; the graph writes its samples here
         self.keys = torch.zeros(batch_size, dtype=torch.long, device=dev)

@@ -331,6 +331,7 @@ class KVCache:
         self.prev_embedding = torch.zeros(batch_size, 1, n_embd, device=device, dtype=dtype)
         self.attend_len = None   # optional static bound on row lengths (see attention_with_cache)
         self.attention = None    # optional kernel for one new token per row (see attention_with_cache)
+        self.fused_layers = None # optional function running every layer for one new token per row (see forward)
         self._split()
 
     def _split(self):
@@ -342,7 +343,7 @@ class KVCache:
     def _of(cls, k, v, cache_seqlens, prev_embedding):
         c = cls.__new__(cls)
         c.k, c.v, c.cache_seqlens, c.prev_embedding = k, v, cache_seqlens, prev_embedding
-        c.attend_len, c.attention = None, None
+        c.attend_len, c.attention, c.fused_layers = None, None, None
         c._split()
         return c
 
@@ -758,11 +759,14 @@ def forward(self: GPT, idx, targets=None, kv_cache=None, loss_reduction: str = "
         x = x + gate * prev
     x0, x_mid = x, None
     if cfg.lambdas: resid, x0_l = self.resid_lambdas.to(dt), self.x0_lambdas.to(dt)   # cast once, not per layer
-    for i, block in enumerate(self.transformer.h):
-        if cfg.lambdas: x = resid[i] * x + x0_l[i] * x0
-        ve = self.value_embeds[str(i)](idx).to(dt) if str(i) in self.value_embeds else None
-        x = block(x, ve, cos, sin, plan[i][0], plan[i][1], kv_cache, pos)
-        if i == cfg.n_layer // 2: x_mid = x
+    if kv_cache is not None and kv_cache.fused_layers is not None and T == 1:   # the engine's fused GPU decode (`14`)
+        x, x_mid = kv_cache.fused_layers(self, x, x0, idx, kv_cache)
+    else:
+        for i, block in enumerate(self.transformer.h):
+            if cfg.lambdas: x = resid[i] * x + x0_l[i] * x0
+            ve = self.value_embeds[str(i)](idx).to(dt) if str(i) in self.value_embeds else None
+            x = block(x, ve, cos, sin, plan[i][0], plan[i][1], kv_cache, pos)
+            if i == cfg.n_layer // 2: x_mid = x
     if kv_cache is not None: kv_cache.advance(T)
     if cfg.backout: x = x - self.backout_lambda.to(dt) * x_mid
     x = norm(x)

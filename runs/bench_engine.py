@@ -144,9 +144,10 @@ def profile_table(fn, title, steps_note, row_limit=25, sequence=0):
 
 
 def bench_decode(model, tok, mode, batch, prompt_len, gen_len, temperature, top_k, compile_, device, profile=False,
-                 attention_kernel=True, gemv_kernel=True, topk_kernel=True):
+                 attention_kernel=True, gemv_kernel=True, topk_kernel=True, fused_layers=True):
     engine = Engine(model, tok, tool=None, max_seq_len=prompt_len + gen_len + 1, decode=mode, compile=compile_,
-                    attention_kernel=attention_kernel, gemv_kernel=gemv_kernel, topk_kernel=topk_kernel)
+                    attention_kernel=attention_kernel, gemv_kernel=gemv_kernel, topk_kernel=topk_kernel,
+                    fused_layers=fused_layers)
     prompt = torch.randint(0, model.config.vocab_size, (prompt_len,), generator=torch.Generator().manual_seed(1)).tolist()
     kw = dict(num_samples=batch, max_tokens=gen_len, temperature=temperature, top_k=top_k or None)
     t0 = time.perf_counter()
@@ -215,6 +216,7 @@ def main(argv=None):
     ap.add_argument("--no-attention-kernel", action="store_true", help="decode attention with SDPA, not the Triton kernel (14)")
     ap.add_argument("--no-gemv-kernel", action="store_true", help="compiled batch-1 one-row matmuls as the compiler's reductions, not the Triton GEMV (14)")
     ap.add_argument("--no-topk-kernel", action="store_true", help="sample top-k with torch.topk, not the Triton top-k (14)")
+    ap.add_argument("--no-fused-layers", action="store_true", help="batch-1 graph decode through the model's own blocks, not the fused layers (14)")
     ap.add_argument("--skip-prefill", action="store_true", help="time decoding only")
     ap.add_argument("--compiled-only", action="store_true", help="with --compile, time only the compiled graph decoder")
     ap.add_argument("--eager-batch-sizes", type=int, nargs="+", default=None, help="batch sizes for the eager/static modes (default: --batch-sizes)")
@@ -277,7 +279,7 @@ def main(argv=None):
                     r = bench_decode(model, tok, mode, B, args.prompt_len, args.gen_len, args.temperature, args.top_k, compile_, device,
                                      profile=args.profile and B == args.profile_batch and mode == "graph",
                                      attention_kernel=not args.no_attention_kernel, gemv_kernel=not args.no_gemv_kernel,
-                                     topk_kernel=not args.no_topk_kernel)
+                                     topk_kernel=not args.no_topk_kernel, fused_layers=not args.no_fused_layers)
                 except torch.cuda.OutOfMemoryError as e:
                     print(f"{mode:>14} {B:>6}  out of memory ({str(e)[:60]})"); torch.cuda.empty_cache(); continue
                 except Exception as e:   # e.g. capture unsupported: report and go on with the other configurations
