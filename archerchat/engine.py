@@ -509,9 +509,10 @@ class Engine:
         return results, masks
 
 # %% ../nbs/05_engine.ipynb #6a014443
-# the largest batch whose graphs sample with the Triton top-k of `14` (it sorts chunks of each row). On an H100, over
-# 32,768 logits: 37 against torch.topk's 48 us at batch 1, 38 against 52 at batch 8, but 202 against 106 at batch 128
-TOPK_KERNEL_MAX_BATCH = 8
+# the largest batch whose graphs sample with the Triton top-k of `14` (threshold, then rank). On an H100, over
+# 32,768 logits: 13 against torch.topk's 48 us at batch 1, 15 against 52 at batch 8, 58 against 106 at batch 128;
+# larger batches were not measured
+TOPK_KERNEL_MAX_BATCH = 128
 
 class GraphDecoder(Decoder):
     """The decode step, and sampling, as CUDA graphs (one per attention bucket and sampling mode), optionally
