@@ -265,11 +265,17 @@ def _topk_rank_kernel(Cand, Count, Run, Vals, Ids, V, k, KEEP: tl.constexpr, BLK
     tl.store(Vals + b * k + r, bits.to(tl.float32, bitcast=True), mask=ok)
     tl.store(Ids + b * k + r, (0x7FFFFFFF - (run & 0x7FFFFFFF).to(tl.int32)).to(tl.int64), mask=ok)
 
-TOPK_CHUNK, TOPK_BLOCK, TOPK_WARPS, TOPK_MAX_K = 256, 2048, 4, 128   # the best of runs/bench_topk.py on an H100
+TOPK_CHUNK, TOPK_BLOCK, TOPK_WARPS, TOPK_MAX_K = 512, 2048, 4, 128   # the best of runs/bench_topk.py on an H100
+
+def _topk_chunk(V: int, k: int) -> int:
+    "`TOPK_CHUNK`, halved (down to 64) until a row of V values has at least k chunks: else every value is a candidate."
+    chunk = TOPK_CHUNK
+    while chunk > 64 and triton.cdiv(V, chunk) < k: chunk //= 2
+    return chunk
 
 def _topk_launch(z, k, chunk=None, block=None, warps=None):
-    chunk, block, warps = chunk or TOPK_CHUNK, block or TOPK_BLOCK, warps or TOPK_WARPS
     B, V = z.shape
+    chunk, block, warps = chunk or _topk_chunk(V, k), block or TOPK_BLOCK, warps or TOPK_WARPS
     keep = max(16, triton.next_power_of_2(k))
     n_chunks = triton.cdiv(V, chunk)
     mx = torch.empty(B, n_chunks, dtype=torch.int64, device=z.device)
@@ -289,7 +295,7 @@ def _topk_launch(z, k, chunk=None, block=None, warps=None):
 def _topk_applies(z: torch.Tensor, k: int) -> bool:
     "CUDA fp32 rows, k up to `TOPK_MAX_K`, at most 256 chunks per row (the chunk maxima are ranked pairwise)."
     return (z.is_cuda and z.dim() == 2 and z.dtype == torch.float32 and z.stride(1) == 1 and 0 < k <= min(TOPK_MAX_K, z.size(1))
-            and triton.cdiv(z.size(1), TOPK_CHUNK) <= 256)
+            and triton.cdiv(z.size(1), _topk_chunk(z.size(1), k)) <= 256)
 
 @torch.library.custom_op("archerchat::topk", mutates_args=())
 def topk(z: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor]:
