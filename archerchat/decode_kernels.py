@@ -6,7 +6,7 @@
 __all__ = ['logger', 'SMALL', 'LARGE', 'TOPK_CHUNK', 'TOPK_BLOCK', 'TOPK_WARPS', 'TOPK_MAX_K', 'NORM_EPS', 'decode_attention',
            'gemv_settings', 'gemv_applies', 'gemv', 'row_matmul', 'topk', 'engine_topk', 'gemv_residual',
            'gemv_norm_relu2', 'gemv_lambda_norm', 'fused_decode_attention', 'fused_layers_apply', 'fused_layers',
-           'fused_layers_for']
+           'batched_layers', 'fused_layers_for']
 
 # %% ../nbs/14_decode_attention.ipynb #236279d2
 import functools, logging, math, os
@@ -14,6 +14,7 @@ from typing import Optional
 import torch
 import triton
 import triton.language as tl
+from .gpt import linear, norm
 
 logger = logging.getLogger(__name__)
 
@@ -527,18 +528,18 @@ def _(qkv, cos, sin, xn, ve, idx, gate_w, k_cache, v_cache, lengths, counts, win
 NORM_EPS = torch.finfo(torch.float32).eps   # what F.rms_norm uses for fp32 and bf16 inputs alike (eps=None)
 
 def fused_layers_apply(model, batch_size: int) -> str | None:
-    "None if `fused_layers` can run this model's layers at this batch size, else why not."
+    "None if the fused layers can run this model's layers at this batch size (`fused_layers` at batch 1, else `batched_layers`), else why not."
     cfg, dt = model.config, model.compute_dtype
     if model.get_device().type != "cuda": return f"the model is on {model.get_device()}: the kernels need CUDA"
-    if batch_size != 1: return f"batch {batch_size}: the fused layers take one row"
     D = cfg.head_dim
     if D & (D - 1) or D < 2: return f"head dim {D} is not a power of two"
     for i, block in enumerate(model.transformer.h):
         a, m = block.attn, block.mlp
         if a.qkv_weight is None: return "q, k, v are not fused (cast_for_inference(model) does it)"
         for w in (a.qkv_weight, a.c_proj.weight, m.c_fc.weight, m.c_proj.weight):
-            if w.dtype != dt or not w.is_contiguous() or _pow2_parts(w.size(1)) is None or w.size(1) > 16384:
-                return f"layer {i}: a {tuple(w.shape)} {w.dtype} matrix (needs {dt}, contiguous, width two powers of two)"
+            if w.dtype != dt: return f"layer {i}: a {tuple(w.shape)} matrix in {w.dtype}, not the compute dtype {dt} (cast_for_inference(model) casts it)"
+            if batch_size == 1 and (not w.is_contiguous() or _pow2_parts(w.size(1)) is None or w.size(1) > 16384):
+                return f"layer {i}: a {tuple(w.shape)} matrix the one-row product does not take (contiguous, width two powers of two)"
         if a.ve_gate is not None and a.ve_gate.weight.dtype != dt: return f"layer {i}: value-embedding gate in {a.ve_gate.weight.dtype}"
     return None
 
@@ -568,13 +569,39 @@ def fused_layers(model, x, x0, idx, cache, counts=None):
         if i == cfg.n_layer // 2: x_mid = x
     return x, x_mid
 
+def batched_layers(model, x, x0, idx, cache, counts=None):
+    """All layers of `model` for one new token of each of several rows: the products stay matrix products (with the
+    compiler's fused norms, lambdas, ReLU² and residuals around them), the attention is `fused_decode_attention`
+    (rotary, QK-norm, value embedding and the cache write inside, the combination by its last block). Returns
+    `(x, x_mid)`, as `fused_layers`."""
+    cfg, dt = model.config, x.dtype
+    if counts is None: counts = torch.zeros(cfg.n_layer, x.size(0) * cfg.n_head, dtype=torch.int32, device=x.device)
+    lengths = cache.cache_seqlens + 1
+    n = cache.attend_len
+    bound = n.size(0) if isinstance(n, torch.Tensor) else int(n) if n is not None else cache.max_seq_len
+    if cfg.lambdas: resid, x0_l = model.resid_lambdas.to(dt), model.x0_lambdas.to(dt)
+    x_mid = None
+    for i, block in enumerate(model.transformer.h):
+        a, m = block.attn, block.mlp
+        k_cache, v_cache = cache.layer(i)
+        ve = model.value_embeds[str(i)].weight if str(i) in model.value_embeds else None
+        if cfg.lambdas: x = resid[i] * x + x0_l[i] * x0
+        xn = norm(x)
+        y = fused_decode_attention(linear(xn, a.qkv_weight), model.cos, model.sin, xn, ve, idx,
+                                   a.ve_gate.weight if ve is not None else None, k_cache, v_cache, lengths, counts[i],
+                                   a.window, bound, a.qk_gain, NORM_EPS)
+        x = x + linear(y.view(x.shape), a.c_proj.weight)
+        x = x + m(norm(x))
+        if i == cfg.n_layer // 2: x_mid = x
+    return x, x_mid
+
 def fused_layers_for(model, batch_size: int):
-    """`fused_layers` with its own chunk counters, where it applies to this model at this batch size; else None (at
-    batch 1 the log says why). One per decoder: two decoders running at once must not share counters."""
+    """`fused_layers` (batch 1) or `batched_layers` with their own chunk counters, where they apply to this model;
+    else None (the log says why). One per decoder: two decoders running at once must not share counters."""
     why = fused_layers_apply(model, batch_size)
     if why is not None:
-        if batch_size == 1: logger.info(f"decoding without the fused layers: {why}")
+        logger.info(f"decoding without the fused layers: {why}")
         return None
     c = model.config
-    return functools.partial(fused_layers, counts=torch.zeros(c.n_layer, batch_size * c.n_head, dtype=torch.int32,
-                                                              device=model.get_device()))
+    return functools.partial(fused_layers if batch_size == 1 else batched_layers,
+                             counts=torch.zeros(c.n_layer, batch_size * c.n_head, dtype=torch.int32, device=model.get_device()))

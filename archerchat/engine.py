@@ -363,8 +363,9 @@ class Engine:
     `gemv_kernel`: on CUDA with `compile`, the compiled decode step does its one-row matmuls (batch 1) with the
     Triton matrix-vector kernel (else the compiler's fused multiply-and-sum). `topk_kernel`: on CUDA, the decode
     graphs sample top-k with the Triton top-k (else `torch.topk`; the same tokens either way). `fused_layers`: on
-    CUDA, the batch-1 decode graph runs each layer as the six kernels of `14` (`decode_kernels.fused_layers`: norms,
-    lambdas, rotary, value embedding, cache write, ReLU² and residuals inside the products and the attention)."""
+    CUDA, the decode graphs run the layers with the fused kernels of `14`: at batch 1 six kernels per layer
+    (`decode_kernels.fused_layers`: norms, lambdas, rotary, value embedding, cache write, ReLU² and residuals inside
+    the products and the attention), above it matrix products around the fused attention (`batched_layers`)."""
     def __init__(self, model, tokenizer, tool=python_tool, max_seq_len: int | None = None, decode: str = "auto",
                  bucket: int = 256, compile: bool = False, attention_kernel: bool = True, gemv_kernel: bool = True,
                  topk_kernel: bool = True, fused_layers: bool = True):
