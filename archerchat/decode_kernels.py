@@ -544,10 +544,10 @@ def fused_layers_apply(model, batch_size: int) -> str | None:
     return None
 
 def fused_layers(model, x, x0, idx, cache, counts=None):
-    """All layers of `model` for one new token of one row in six kernels each: the fused q, k, v product (with the
-    layer's lambdas and norm before it), the attention (with rotary, QK-norm, value embedding and the cache write),
-    its combination, the output projection (+ residual), the MLP's first product (norm before, ReLU² after), and its
-    second (+ residual). Returns `(x, x_mid)`; the model's forward calls it through `KVCache.fused_layers`.
+    """All layers of `model` for one new token of one row in five kernels each: the fused q, k, v product (with the
+    layer's lambdas and norm before it), the attention (with rotary, QK-norm, value embedding, the cache write and
+    the combination of its chunks), the output projection (+ residual), the MLP's first product (norm before, ReLU²
+    after), and its second (+ residual). Returns `(x, x_mid)`; the model's forward calls it through `KVCache.fused_layers`.
     `counts`: the attention's chunk counters, (layers, rows × heads) int32 zeros, kept from call to call
     (`fused_layers_for` makes them; without, each call makes its own)."""
     cfg = model.config

@@ -363,9 +363,10 @@ class Engine:
     `gemv_kernel`: on CUDA with `compile`, the compiled decode step does its one-row matmuls (batch 1) with the
     Triton matrix-vector kernel (else the compiler's fused multiply-and-sum). `topk_kernel`: on CUDA, the decode
     graphs sample top-k with the Triton top-k (else `torch.topk`; the same tokens either way). `fused_layers`: on
-    CUDA, the decode graphs run the layers with the fused kernels of `14`: at batch 1 six kernels per layer
+    CUDA, the decode graphs run the layers with the fused kernels of `14`: at batch 1 five kernels per layer
     (`decode_kernels.fused_layers`: norms, lambdas, rotary, value embedding, cache write, ReLU² and residuals inside
-    the products and the attention), above it matrix products around the fused attention (`batched_layers`)."""
+    the products and the attention), above it matrix products around the fused attention (`batched_layers`). Both
+    contain the attention kernel: off with `attention_kernel=False` too."""
     def __init__(self, model, tokenizer, tool=python_tool, max_seq_len: int | None = None, decode: str = "auto",
                  bucket: int = 256, compile: bool = False, attention_kernel: bool = True, gemv_kernel: bool = True,
                  topk_kernel: bool = True, fused_layers: bool = True):
@@ -380,7 +381,8 @@ class Engine:
         self.attention = decode_kernel(self.device, "decode_attention") if attention_kernel else None
         self.row_matmul = decode_kernel(self.device, "row_matmul") if gemv_kernel and compile else None
         self.topk = decode_kernel(self.device, "engine_topk") if topk_kernel and decode == "graph" else None
-        self.fused_layers = decode_kernel(self.device, "fused_layers_for") if fused_layers and decode == "graph" else None
+        self.fused_layers = (decode_kernel(self.device, "fused_layers_for") if fused_layers and attention_kernel and decode == "graph"
+                             else None)
         sp = tokenizer.encode_special
         self.python_start, self.python_end = sp("<|python_start|>"), sp("<|python_end|>")
         self.output_start, self.output_end = sp("<|output_start|>"), sp("<|output_end|>")
