@@ -322,7 +322,9 @@ def _(q, k, v, mask, gqa): return q.new_empty(q.shape)
 # %% ../nbs/01_attention_swa.ipynb #bfef1f7c
 class KVCache:
     """Per-layer key/value buffers `(B, T_max, H_kv, D)` in the compute dtype, per-row lengths `cache_seqlens` (B,) int32,
-    and the previous token's normalised embedding per row (B, 1, C) for the smear gate."""
+    and the previous token's normalised embedding per row (B, 1, C) for the smear gate. The engine may set three
+    hooks: `attend_len` and `attention` (see `attention_with_cache`), and `fused_layers(model, x, x0, idx, cache)`,
+    which `forward` then calls instead of the blocks for one new token per row (the GPU decode of `14`)."""
     def __init__(self, batch_size: int, max_seq_len: int, n_layer: int, n_kv_head: int, head_dim: int, n_embd: int,
                  device=None, dtype=torch.float32):
         self.k = torch.zeros(n_layer, batch_size, max_seq_len, n_kv_head, head_dim, device=device, dtype=dtype)
