@@ -360,6 +360,14 @@ def _fused_gemv_kernel(W, X, Y, R, X0, LamR, LamX0, XOut, XnOut, layer, eps, K: 
 
 def _fused_gemv_launch(x, w, r, x0, lam_r, lam_x0, layer, pro, epi, eps):
     N, K = w.shape
+    if not (gemv_applies(x, w) and x.is_contiguous()):
+        raise ValueError(f"the fused gemv takes one contiguous CUDA row times a contiguous matrix of its dtype, K = two "
+                         f"powers of two at most 16384; got x {tuple(x.shape)} {x.dtype} on {x.device}, w {tuple(w.shape)} {w.dtype}")
+    for name, t, n in (("residual r", r, N), ("x0", x0, K)):
+        if t is not None and (t.numel() != n or t.dtype != x.dtype or not t.is_contiguous() or t.device != x.device):
+            raise ValueError(f"{name} must be a contiguous row of {n} in {x.dtype} on {x.device}; got {tuple(t.shape)} {t.dtype} on {t.device}")
+    if lam_r is not None and not (lam_r.numel() == lam_x0.numel() > layer >= 0):
+        raise ValueError(f"layer {layer} is out of range of the lambdas ({lam_r.numel()} and {lam_x0.numel()})")
     K1, K2 = _pow2_parts(K)
     bn, warps = gemv_settings(N, K)
     pdl = _device_info(x.device)[1]
@@ -502,6 +510,16 @@ def fused_decode_attention(qkv: torch.Tensor, cos: torch.Tensor, sin: torch.Tens
     B = qkv.size(0)
     Hkv, D = k_cache.shape[2], k_cache.shape[3]
     H = qkv.size(-1) // D - 2 * Hkv
+    if (qkv.dim() != 3 or qkv.size(1) != 1 or qkv.size(-1) % D or H < Hkv or H % Hkv or not qkv.is_contiguous()
+            or D & (D - 1) or k_cache.stride(-1) != 1 or k_cache.stride() != v_cache.stride() or k_cache.size(0) != B
+            or tuple(xn.shape) != (B, 1, xn.size(-1)) or not xn.is_contiguous() or tuple(lengths.shape) != (B,)
+            or lengths.dtype != torch.int32 or tuple(counts.shape) != (B * H,) or counts.dtype != torch.int32
+            or tuple(idx.shape) != (B, 1) or cos.size(-1) != D // 2):
+        raise ValueError(f"fused_decode_attention takes one contiguous q, k, v row per row, (B,1,(H+2Hkv)*D) with H a "
+                         f"multiple of Hkv and D a power of two, caches (B,T,Hkv,D) with contiguous heads, xn (B,1,C), idx "
+                         f"(B,1), int32 lengths (B,) and counts (B*H,); got qkv {tuple(qkv.shape)}, caches "
+                         f"{tuple(k_cache.shape)} strides {k_cache.stride()}, xn {tuple(xn.shape)}, idx {tuple(idx.shape)}, "
+                         f"lengths {tuple(lengths.shape)} {lengths.dtype}, counts {tuple(counts.shape)} {counts.dtype}")
     sms, hopper = _device_info(qkv.device)
     pdl = B == 1 and hopper
     block_n, blocks_per_sm, warps, stages = LARGE if B * H >= 4 * sms else SMALL
