@@ -20,6 +20,20 @@ logger = logging.getLogger(__name__)
 
 # %% ../nbs/14_decode_attention.ipynb #3e20236a
 @triton.jit
+def _online_softmax(scores, v, m_i, l_i, acc):
+    "One block of keys into the running (max, sum, output) of the online softmax, scores in base 2."
+    m_new = tl.maximum(m_i, tl.max(scores, axis=0))
+    m_safe = tl.where(m_new == -float("inf"), 0.0, m_new)  # a block with no visible key adds nothing
+    alpha, p = tl.exp2(m_i - m_safe), tl.exp2(scores - m_safe)
+    return m_new, l_i * alpha + tl.sum(p, axis=0), acc * alpha + tl.sum(p[:, None] * v, axis=0)
+
+@triton.jit
+def _store_part(O_part, LSE_part, part, d, m_i, l_i, acc, D: tl.constexpr):
+    "A chunk's normalised output and its log-sum-exp (base 2; -inf for a chunk with no visible key)."
+    tl.store(O_part + part * D + d, acc / tl.where(l_i > 0, l_i, 1.0))
+    tl.store(LSE_part + part, tl.where(l_i > 0, m_i + tl.log2(l_i), -float("inf")))
+
+@triton.jit
 def _split_kernel(Q, K, V, Lens, O_part, LSE_part, stride_qb, stride_qh, stride_kb, stride_kt, stride_kh,
                   n_splits, window, chunk, sm_scale, H: tl.constexpr, REP: tl.constexpr, D: tl.constexpr,
                   BLOCK_N: tl.constexpr, PDL: tl.constexpr):
@@ -42,16 +56,8 @@ def _split_kernel(Q, K, V, Lens, O_part, LSE_part, stride_qb, stride_qh, stride_
         offs = kv + t[:, None] * stride_kt + d[None, :]
         k = tl.load(K + offs, mask=ok[:, None], other=0.0).to(tl.float32)
         v = tl.load(V + offs, mask=ok[:, None], other=0.0).to(tl.float32)   # both loads in flight together
-        scores = tl.where(ok, tl.sum(k * q[None, :], axis=1), -float("inf"))
-        m_new = tl.maximum(m_i, tl.max(scores, axis=0))
-        m_safe = tl.where(m_new == -float("inf"), 0.0, m_new)  # a block with no visible key adds nothing
-        alpha, p = tl.exp2(m_i - m_safe), tl.exp2(scores - m_safe)
-        acc = acc * alpha + tl.sum(p[:, None] * v, axis=0)
-        l_i = l_i * alpha + tl.sum(p, axis=0)
-        m_i = m_new
-    part = bh * n_splits + s
-    tl.store(O_part + part * D + d, acc / tl.where(l_i > 0, l_i, 1.0))
-    tl.store(LSE_part + part, tl.where(l_i > 0, m_i + tl.log2(l_i), -float("inf")))
+        m_i, l_i, acc = _online_softmax(tl.where(ok, tl.sum(k * q[None, :], axis=1), -float("inf")), v, m_i, l_i, acc)
+    _store_part(O_part, LSE_part, bh * n_splits + s, d, m_i, l_i, acc, D)
 
 @triton.jit
 def _combine_kernel(O_part, LSE_part, Out, stride_ob, stride_oh, n_splits, H: tl.constexpr, D: tl.constexpr,
@@ -470,15 +476,8 @@ def _fused_split_kernel(QKV, Cos, Sin, Xn, VE, Idx, WG, K, V, Lens, O_part, LSE_
         v = tl.load(V + offs + d[None, :], mask=ok[:, None], other=0.0).to(tl.float32)
         k1, k2, v = tl.where(new, k1n[None, :], k1), tl.where(new, k2n[None, :], k2), tl.where(new, vn[None, :], v)
         scores = tl.where(ok, tl.sum(k1 * q1[None, :], axis=1) + tl.sum(k2 * q2[None, :], axis=1), -float("inf"))
-        m_new = tl.maximum(m_i, tl.max(scores, axis=0))
-        m_safe = tl.where(m_new == -float("inf"), 0.0, m_new)
-        alpha, p = tl.exp2(m_i - m_safe), tl.exp2(scores - m_safe)
-        acc = acc * alpha + tl.sum(p[:, None] * v, axis=0)
-        l_i = l_i * alpha + tl.sum(p, axis=0)
-        m_i = m_new
-    part = bh * n_splits + s
-    tl.store(O_part + part * D + d, acc / tl.where(l_i > 0, l_i, 1.0))
-    tl.store(LSE_part + part, tl.where(l_i > 0, m_i + tl.log2(l_i), -float("inf")))
+        m_i, l_i, acc = _online_softmax(scores, v, m_i, l_i, acc)
+    _store_part(O_part, LSE_part, bh * n_splits + s, d, m_i, l_i, acc, D)
     # the last block of this (row, head) to finish combines the parts (no second kernel): every block counts itself
     # in after its stores, and the one that brings the count to n_splits reads them all, then resets the count
     tl.debug_barrier()
