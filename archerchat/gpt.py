@@ -750,7 +750,11 @@ def forward(self: GPT, idx, targets=None, kv_cache=None, loss_reduction: str = "
             plan = [(b, masks[w]) for (b, _), w in zip(plan, self.window_sizes)]
 
     x = norm(self.transformer.wte(idx).to(dt))
-    if cfg.smear:   # x_t += lambda * sigmoid(w . x_t[:24]) * x_{t-1}
+    if cfg.smear and kv_cache is None and doc_ids is None:   # whole rows: the gate only where a previous token exists
+        # (nanochat's arithmetic to the bit: the gate's matmul over T-1 rows rounds differently than over T; see 15_nanochat)
+        gate = self.smear_lambda.to(dt) * torch.sigmoid(self.smear_gate(x[:, 1:, :cfg.smear_gate_channels]))
+        x = torch.cat([x[:, :1], x[:, 1:] + gate * x[:, :-1]], dim=1)
+    elif cfg.smear:   # x_t += lambda * sigmoid(w . x_t[:24]) * x_{t-1}
         first = x.new_zeros(B, 1, x.size(-1)) if kv_cache is None else kv_cache.prev_embedding
         prev = torch.cat([first, x[:, :-1]], dim=1)
         if doc_ids is not None:   # a document's first token has no previous token
