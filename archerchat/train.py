@@ -145,6 +145,18 @@ def load_model(kind: str = "base", tag: str | None = None, step: int | None = No
     logger.info(f"loaded {kind} model {ckpt_dir.name} step {meta.get('step')} on {device}")
     return model, get_tokenizer(), meta
 
+# %% ../nbs/07_speedrun.ipynb #4b2613de
+_load_archerchat_model = load_model
+
+def load_model(kind: str = "base", tag: str | None = None, step: int | None = None, device="cpu", eval_mode: bool = True):
+    """`(model, tokenizer, meta)` from checkpoint `kind`/`tag`/`step` (defaults: the deepest tag, its latest step), or
+    from a nanochat checkpoint when `kind` is a path to one (a checkpoint directory or a NANOCHAT_BASE_DIR)."""
+    if kind not in ("base", "sft") and (os.path.exists(str(kind)) or os.sep in str(kind)):   # a path
+        if tag is not None: raise ValueError(f"tag={tag!r} has no meaning for the nanochat checkpoint path {kind!r}")
+        from archerchat.nanochat import load_nanochat
+        return load_nanochat(kind, step, device=device, eval_mode=eval_mode)
+    return _load_archerchat_model(kind, tag, step, device, eval_mode)
+
 # %% ../nbs/07_speedrun.ipynb #5a3dd5ae
 def plan_for(depth: int, vocab_size: int, *, sequence_len: int = 2048, device_batch_size: int = 32, world_size: int = 1,
              **overrides):
