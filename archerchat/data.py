@@ -343,7 +343,7 @@ class PackedLoader:
         for k, v in mine.items():
             if st.get(k, v) != v:
                 raise ValueError(f"resume_state was saved with {k}={st[k]!r} but this loader has {k}={v!r}; resume every rank "
-                                 f"with its own state, on the same shards, world size and seed")
+                                 f"with its own state, on the same shards, world size, seed, policy and shuffle (--packing, --shuffle)")
 
     def _snapshot(self) -> dict:
         fi, rg = self.where[1:] if self.where else (None, None)
