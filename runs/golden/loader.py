@@ -11,7 +11,7 @@ batches' rows and state dicts, and the batches nanochat yields after resuming fr
 
 Run it with a Python that can import nanochat (torch, pyarrow, rustbpe, tiktoken). Nothing of nanochat is copied here.
 """
-import argparse, json, os, subprocess, sys, tempfile
+import argparse, json, os, shutil, subprocess, sys, tempfile
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
@@ -66,6 +66,7 @@ def main(argv=None):
             batches[key + "_resumed"], states[key + "_resumed"] = take("train", RESUMED, resume)
             print(key + "_resumed from", resume, flush=True)
     set_world(0, 1)
+    shutil.rmtree(base)
     out.mkdir(parents=True, exist_ok=True)
     torch.save(batches, out / "batches.pt")
     meta = dict(nanochat_commit=commit, B=B, T=T, buffer_size=1000, tokenizer_batch_size=128, resume_at=RESUME_AT,
