@@ -151,7 +151,7 @@ class Tracker:
         self.checkpoints = {}          # step -> {"files", "status", "error", "bytes_sent"}
         self._chunks, self._sums = None, {}   # does the server take chunks (None: not asked yet); (step, prefix) -> {name: sha}
         self.stats = collections.Counter()
-        self._finished, self._said, self._lock = False, set(), threading.Lock()
+        self._finished, self._said, self._lock, self._ledger_lock = False, set(), threading.Lock(), threading.Lock()
         self._client = self._q = self._thread = self._ckpt_thread = None
         self.remote_state = "offline"
         if self.disabled: self.run_dir = None; return
@@ -454,7 +454,7 @@ def sync_checkpoint(self: Tracker, paths, step, prefix: str = "") -> bool:
 def _ledger(self: Tracker, key, rec):
     "Record (or with `rec=None` clear) a pending upload in `run_dir/uploads.json`, so that a later tracker of the run sends it."
     p = self.run_dir / "uploads.json"
-    with self._lock:
+    with self._ledger_lock:                       # not `_lock`: file I/O here must never delay `log()`
         try: led = json.loads(p.read_text()) if p.exists() else {}
         except ValueError: led = {}
         if rec is None: led.pop(key, None)
