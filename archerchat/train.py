@@ -775,10 +775,6 @@ def main(argv=None):
     if r["status"] == "interrupted": sys.exit(130)
     return 0
 
-# %% ../nbs/07_speedrun.ipynb #7033496d
-#| eval: false
-if __name__ == "__main__": main()
-
 # %% ../nbs/07_speedrun.ipynb #445e7709
 def launch_env(**extra) -> dict:
     "Environment for a (torchrun) child process: ours, NVLink multicast kept off, this package importable, plus `extra`."
@@ -998,3 +994,7 @@ def optional_stage(module: str, names: list[str]):
         fns = [getattr(mod, n) for n in names]
     except (ImportError, AttributeError): return None
     return fns
+
+# %% ../nbs/07_speedrun.ipynb #7033496d
+#| eval: false
+if __name__ == "__main__": main()
