@@ -61,7 +61,7 @@ def stream_text(engine: Engine, tokens: list[int], **kwargs):
 # %% ../nbs/10_chat_cli.ipynb #7273deab
 def load_engine(source: str = "sft", tag: str | None = None, step: int | None = None, device: str | None = None, **engine_kw):
     "`(engine, tokenizer, meta)` for checkpoint `source` ('base' or 'sft') / `tag` / `step` (defaults: deepest tag, latest step)."
-    from archerchat.train import load_model
+    from archerchat.checkpoints import load_model
     if source not in ("base", "sft"): raise ValueError(f"source must be 'base' or 'sft', got {source!r}")
     device = device or autodetect_device_type()
     model, tokenizer, meta = load_model(source, tag, step, device=device)
@@ -75,7 +75,7 @@ def write_demo_checkpoint(kind: str = "sft", tag: str = "demo", n_layer: int = 2
     import pyarrow.parquet as pq
     from archerchat.common import asset_path, base_dir
     from archerchat.tokenizer import Tokenizer, get_tokenizer
-    from archerchat.train import run_dir, save_checkpoint
+    from archerchat.checkpoints import run_dir, save_checkpoint
     from archerchat.engine import random_model
     from archerchat.gpt import GPTConfig
     try: tok = get_tokenizer()

@@ -348,7 +348,7 @@ def main(argv=None):
 def core_main(argv=None) -> dict:
     "`python -m archerchat.evaluation core [--nanochat PATH | --tag T --step S] ...`: the CORE metric of one base model."
     import argparse
-    from archerchat.train import load_model
+    from archerchat.checkpoints import load_model
     from archerchat.common import autodetect_device_type
     p = argparse.ArgumentParser(prog="python -m archerchat.evaluation core", description="CORE metric of a base model")
     p.add_argument("--nanochat", default=None, metavar="PATH", help="a nanochat checkpoint directory or NANOCHAT_BASE_DIR")

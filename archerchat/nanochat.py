@@ -126,7 +126,7 @@ def load_nanochat(path, step: int | None = None, device="cpu", eval_mode: bool =
     if not isinstance(meta, dict) or "model_config" not in meta:
         raise ValueError(f"{source}: meta_{step:06d}.json has no model_config; it was not written by nanochat's base_train/chat_sft")
     if "plan" in meta or "train_config" in meta:
-        raise ValueError(f"{source} is an ArcherChat checkpoint, not a nanochat one: load it with archerchat.train.load_model")
+        raise ValueError(f"{source} is an ArcherChat checkpoint, not a nanochat one: load it with archerchat.checkpoints.load_model")
     config = nanochat_config(meta["model_config"], source)
     tok_dir = Path(tokenizer_dir) if tokenizer_dir is not None else ckpt_dir.parent.parent / "tokenizer"
     if not (tok_dir / NANOCHAT_TOKENIZER_FILE).exists():

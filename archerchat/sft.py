@@ -249,15 +249,15 @@ def _dist_max(flag: bool, device) -> bool:
     return bool(t.item())
 
 def load_base(tag: str | None = None, step: int | None = None, device="cpu", load_optimizer: bool = True, rank: int = 0):
-    "`(model, optimizer_state | None, meta, ckpt_dir)` of a base checkpoint (`archerchat.train`'s files, one read)."
-    from archerchat.train import find_checkpoint_dir, load_checkpoint, model_from_state
+    "`(model, optimizer_state | None, meta, ckpt_dir)` of a base checkpoint (`archerchat.checkpoints`' files, one read)."
+    from archerchat.checkpoints import find_checkpoint_dir, load_checkpoint, model_from_state
     ckpt_dir = find_checkpoint_dir("base", tag)
     try: model_state, rank_state, meta = load_checkpoint(ckpt_dir, step, device=device, rank=rank, load_optim=load_optimizer)
     except FileNotFoundError as e:
         if not load_optimizer: raise
         logger.warning(f"no optimizer state to warm-start from ({e}); SFT starts with a fresh optimizer (slightly worse)")
         model_state, rank_state, meta = load_checkpoint(ckpt_dir, step, device=device, rank=rank, load_optim=False)
-    if "model_config" not in meta: raise ValueError(f"{ckpt_dir}: meta has no model_config; was it written by archerchat.train?")
+    if "model_config" not in meta: raise ValueError(f"{ckpt_dir}: meta has no model_config; was it written by archerchat.checkpoints?")
     model = model_from_state(meta["model_config"], model_state, device)
     return model, (rank_state or {}).get("optim"), meta, ckpt_dir
 
@@ -368,7 +368,7 @@ def sft_train(model=None, tokenizer=None, *, train_data: Task | None = None, val
     summary = dict(step=step, val_loss=val_loss, min_val_loss=min(v for _, v in history), val_history=history,
                    train_losses=train_losses, pack_stats=info["stats"].as_dict(), train_time_s=round(t_train, 2), ckpt_dir=None)
     if save:
-        from archerchat.train import save_checkpoint, run_dir
+        from archerchat.checkpoints import save_checkpoint, run_dir
         out = run_dir(run or base_info.get("tag") or f"d{model.config.n_layer}", "sft")
         meta_out = dict(step=step, val_loss=val_loss, model_config=dataclasses.asdict(model.config), user_config=config,
                         world_size=world, pack_stats=summary["pack_stats"])
@@ -497,7 +497,7 @@ def _parser():
     return ap
 
 def main(argv=None):
-    from archerchat.train import find_checkpoint_dir
+    from archerchat.checkpoints import find_checkpoint_dir
     args = _parser().parse_args(argv)
     _, rank, _, _, device = compute_init(args.device_type or None)
     try:
@@ -523,7 +523,7 @@ def main(argv=None):
             if tracker is not None: tracker.finish()
             print0(json.dumps({k: v for k, v in s.items() if k != "train_losses"}, default=str))
         else:
-            from archerchat.train import load_model
+            from archerchat.checkpoints import load_model
             model, tokenizer, meta = load_model(args.source_kind, args.model_tag, args.step, device=device)
             tasks = args.task_name.split("|") if args.task_name else None
             res = chat_eval(model, tokenizer, tasks, source=args.source, max_problems=args.max_problems, batch_size=args.batch_size,

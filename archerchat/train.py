@@ -15,147 +15,20 @@ from .common import (base_dir, atomic_write, atomic_torch_save, logger, compute_
                                autodetect_device_type, print0, asset_path)
 
 # %% auto #0
-__all__ = ['PEAK_BF16_FLOPS', 'SAMPLE_PROMPTS', 'MULTI_GPU_ENV', 'save_checkpoint', 'checkpoint_steps', 'find_last_step',
-           'prune_checkpoints', 'load_checkpoint', 'checkpoints_root', 'find_checkpoint_dir', 'run_dir',
-           'model_from_state', 'load_model', 'plan_for', 'build_model', 'reference_lrs_for', 'setup_optimizer',
-           'apply_schedules', 'peak_flops', 'mfu', 'estimate_train_memory', 'fits', 'largest_fitting_batch',
-           'check_memory', 'fp8_linear_forward', 'fp8_eligible', 'convert_to_fp8', 'disable_fp8', 'validation_bpb',
-           'generate_greedy', 'sample_prompts', 'StopRequest', 'NonFiniteLossError', 'TrainConfig', 'check_data',
-           'pretrain', 'config_from_args', 'main', 'launch_env', 'torchrun_cmd', 'run_cmd', 'config_args',
-           'evaluate_base', 'environment', 'core_table', 'write_report', 'run_stage', 'stage_records', 'print_plan',
-           'ensure_tokenizer', 'optional_stage']
+__all__ = ['PEAK_BF16_FLOPS', 'SAMPLE_PROMPTS', 'MULTI_GPU_ENV', 'plan_for', 'build_model', 'reference_lrs_for',
+           'setup_optimizer', 'apply_schedules', 'peak_flops', 'mfu', 'estimate_train_memory', 'fits',
+           'largest_fitting_batch', 'check_memory', 'fp8_linear_forward', 'fp8_eligible', 'convert_to_fp8',
+           'disable_fp8', 'validation_bpb', 'generate_greedy', 'sample_prompts', 'StopRequest', 'NonFiniteLossError',
+           'TrainConfig', 'check_data', 'pretrain', 'config_from_args', 'main', 'launch_env', 'torchrun_cmd', 'run_cmd',
+           'config_args', 'evaluate_base', 'environment', 'core_table', 'write_report', 'run_stage', 'stage_records',
+           'print_plan', 'ensure_tokenizer', 'optional_stage']
 
 # %% ../nbs/07_speedrun.ipynb #61bcc115
 from .scaling import plan, lr_multiplier, muon_momentum, weight_decay_at, B_REF, MATRIX_LR, EMBEDDING_LR, UNEMBEDDING_LR, SCALAR_LR
 from .tokenizer import train_tokenizer, get_tokenizer, get_token_bytes
 from .evaluation import evaluate_bpb, evaluate_core, core_markdown_table, embedded_core_dir
-
-# %% ../nbs/07_speedrun.ipynb #2e2fd0b5
-def _jsonable(o):
-    "Config values that JSON cannot hold (paths, dtypes, devices) become strings."
-    if isinstance(o, dict): return {str(k): _jsonable(v) for k, v in o.items()}
-    if isinstance(o, (list, tuple)): return [_jsonable(v) for v in o]
-    if o is None or isinstance(o, (bool, int, float, str)): return o
-    if hasattr(o, "__dataclass_fields__"):
-        import dataclasses
-        return _jsonable(dataclasses.asdict(o))
-    return str(o)
-
-def save_checkpoint(ckpt_dir, step: int, model_state: dict | None, optim_state: dict | None, meta: dict,
-                    rank: int = 0, loader_state=None, keep_last: int | None = None) -> Path:
-    "Write checkpoint `step` of this rank into `ckpt_dir`; rank 0 writes the model and, after all ranks, the meta file."
-    ckpt_dir = Path(ckpt_dir); ckpt_dir.mkdir(parents=True, exist_ok=True)
-    if rank == 0 and model_state is not None:
-        atomic_torch_save(model_state, ckpt_dir / f"model_{step:06d}.pt")
-    atomic_torch_save({"optim": optim_state, "loader": loader_state}, ckpt_dir / f"rank{rank}_{step:06d}.pt")
-    if dist.is_available() and dist.is_initialized(): dist.barrier()
-    if rank == 0:
-        with atomic_write(ckpt_dir / f"meta_{step:06d}.json", "w") as f: json.dump(_jsonable(meta), f, indent=2)
-        if keep_last: prune_checkpoints(ckpt_dir, keep_last)
-    if dist.is_available() and dist.is_initialized(): dist.barrier()
-    return ckpt_dir
-
-# %% ../nbs/07_speedrun.ipynb #27e4ca21
-def checkpoint_steps(ckpt_dir) -> list[int]:
-    "Steps with a complete checkpoint (a meta file) in `ckpt_dir`, ascending."
-    ckpt_dir = Path(ckpt_dir)
-    if not ckpt_dir.is_dir(): return []
-    return sorted(int(m.group(1)) for p in ckpt_dir.iterdir() if (m := re.fullmatch(r"meta_(\d+)\.json", p.name)))
-
-def find_last_step(ckpt_dir) -> int:
-    "The latest complete checkpoint step in `ckpt_dir`; a clear error if there is none."
-    steps = checkpoint_steps(ckpt_dir)
-    if not steps: raise FileNotFoundError(f"no complete checkpoint (meta_*.json) in {ckpt_dir}")
-    return steps[-1]
-
-def prune_checkpoints(ckpt_dir, keep_last: int):
-    "Delete all but the `keep_last` most recent complete checkpoints (meta file first, so a half-pruned one is incomplete)."
-    for step in checkpoint_steps(ckpt_dir)[:-keep_last]:
-        for p in [Path(ckpt_dir) / f"meta_{step:06d}.json", *Path(ckpt_dir).glob(f"*_{step:06d}.pt")]:
-            p.unlink(missing_ok=True)
-
-def load_checkpoint(ckpt_dir, step: int | None = None, device="cpu", rank: int = 0, load_optim: bool = True):
-    "`(model_state, rank_state, meta)` of checkpoint `step` (default: latest); `rank_state` has `optim` and `loader`."
-    ckpt_dir = Path(ckpt_dir)
-    step = find_last_step(ckpt_dir) if step is None else step
-    meta_p = ckpt_dir / f"meta_{step:06d}.json"
-    if not meta_p.exists():
-        raise FileNotFoundError(f"checkpoint step {step} is not complete in {ckpt_dir} (no {meta_p.name}); "
-                                f"complete steps: {checkpoint_steps(ckpt_dir)}")
-    meta = json.loads(meta_p.read_text())
-    model_state = torch.load(ckpt_dir / f"model_{step:06d}.pt", map_location=device, weights_only=True)
-    rank_state = None
-    if load_optim:
-        ws = meta.get("world_size", 1)
-        rp = ckpt_dir / f"rank{rank}_{step:06d}.pt"
-        if rank >= ws or not rp.exists():
-            raise FileNotFoundError(f"{rp.name} missing: this checkpoint was written by {ws} rank(s); resume it with the same number of ranks")
-        rank_state = torch.load(rp, map_location=device, weights_only=False)
-    return model_state, rank_state, meta
-
-# %% ../nbs/07_speedrun.ipynb #f1cd58ce
-def checkpoints_root(kind: str = "base") -> Path:
-    "`base_dir()/{kind}_checkpoints` for `kind` in base, sft."
-    if kind not in ("base", "sft"): raise ValueError(f"checkpoint kind must be 'base' or 'sft', got {kind!r}")
-    return base_dir() / f"{kind}_checkpoints"
-
-def find_checkpoint_dir(kind: str = "base", tag: str | None = None) -> Path:
-    "The directory of run `tag`, or of the deepest `dN` run with a complete checkpoint when `tag` is None."
-    root = checkpoints_root(kind)
-    if tag is not None:
-        d = root / tag
-        if not checkpoint_steps(d):
-            have = sorted(p.name for p in root.iterdir() if checkpoint_steps(p)) if root.is_dir() else []
-            raise FileNotFoundError(f"no {kind} checkpoint with tag {tag!r} under {root}; available tags: {have or 'none'}")
-        return d
-    cands = [p for p in root.iterdir() if checkpoint_steps(p)] if root.is_dir() else []
-    if not cands:
-        hint = "python runs/cpu.py (or runs/d12.py)" if kind == "base" else "the SFT stage of runs/cpu.py"
-        raise FileNotFoundError(f"no {kind} checkpoints under {root}; train one first with {hint}")
-    def depth(p):
-        m = re.fullmatch(r"d(\d+)", p.name)
-        return (int(m.group(1)) if m else -1, p.stat().st_mtime)
-    return max(cands, key=depth)
-
-def run_dir(name: str, kind: str = "base") -> Path:
-    "Directory of run `name` for checkpoints of `kind` (`base`, `sft`), created if missing."
-    if not name or "/" in name or name.startswith("."): raise ValueError(f"run name {name!r} must be a non-empty name without '/'")
-    d = checkpoints_root(kind) / name
-    d.mkdir(parents=True, exist_ok=True)
-    return d
-
-# %% ../nbs/07_speedrun.ipynb #390c61f7
-def model_from_state(model_config: dict, model_state: dict, device="cpu"):
-    "Build a `GPT` from a config dict and load `model_state` (a `torch.compile` prefix is stripped)."
-    from archerchat.gpt import GPT, GPTConfig
-    with torch.device("meta"): model = GPT(GPTConfig(**model_config))
-    model.to_empty(device=device)
-    model.init_weights()
-    model_state = {k.removeprefix("_orig_mod."): v for k, v in model_state.items()}
-    model.load_state_dict(model_state, strict=True, assign=False)
-    return model
-
-def load_model(kind: str = "base", tag: str | None = None, step: int | None = None, device="cpu", eval_mode: bool = True):
-    "`(model, tokenizer, meta)` from checkpoint `kind`/`tag`/`step` (defaults: the deepest tag, its latest step)."
-    ckpt_dir = find_checkpoint_dir(kind, tag)
-    model_state, _, meta = load_checkpoint(ckpt_dir, step, device=device, load_optim=False)
-    if "model_config" not in meta: raise ValueError(f"{ckpt_dir}: meta file has no model_config; it was not written by archerchat.train")
-    model = model_from_state(meta["model_config"], model_state, device)
-    if eval_mode: model.eval()
-    logger.info(f"loaded {kind} model {ckpt_dir.name} step {meta.get('step')} on {device}")
-    return model, get_tokenizer(), meta
-
-# %% ../nbs/07_speedrun.ipynb #4b2613de
-_load_archerchat_model = load_model
-
-def load_model(kind: str = "base", tag: str | None = None, step: int | None = None, device="cpu", eval_mode: bool = True):
-    """`(model, tokenizer, meta)` from checkpoint `kind`/`tag`/`step` (defaults: the deepest tag, its latest step), or
-    from a nanochat checkpoint when `kind` is a path to one (a checkpoint directory or a NANOCHAT_BASE_DIR)."""
-    if kind not in ("base", "sft") and (os.path.exists(str(kind)) or os.sep in str(kind)):   # a path
-        if tag is not None: raise ValueError(f"tag={tag!r} has no meaning for the nanochat checkpoint path {kind!r}")
-        from archerchat.nanochat import load_nanochat
-        return load_nanochat(kind, step, device=device, eval_mode=eval_mode)
-    return _load_archerchat_model(kind, tag, step, device, eval_mode)
+from .checkpoints import (_jsonable, save_checkpoint, checkpoint_steps, find_last_step, load_checkpoint,
+                                    find_checkpoint_dir, run_dir, load_model)
 
 # %% ../nbs/07_speedrun.ipynb #5a3dd5ae
 def plan_for(depth: int, vocab_size: int, *, sequence_len: int = 2048, device_batch_size: int = 32, world_size: int = 1,

@@ -5,8 +5,9 @@ code a user would launch by hand; the commands are printed before they run. With
 stage reports to one Endlex run named after the tag (see notebook 11), so the cloud box can go once the report is sent."""
 import argparse, json, subprocess, sys, time
 from archerchat.common import base_dir
-from archerchat.train import (plan_for, build_model, check_memory, largest_fitting_batch, run_dir, run_stage, print_plan,
+from archerchat.train import (plan_for, build_model, check_memory, largest_fitting_batch, run_stage, print_plan,
                               write_report, ensure_tokenizer, optional_stage, launch_env, torchrun_cmd, run_cmd, config_args)
+from archerchat.checkpoints import run_dir
 from archerchat.telemetry import check_remote, log_stage, base_eval_event, tokenizer_files, REPORT_FILES
 
 STAGES = ["data", "tokenizer", "pretrain", "base_eval", "sft", "chat_eval", "report"]

@@ -14,7 +14,8 @@ recorded there: run the same command again to continue after an interruption.
 """
 import argparse, json, sys
 from archerchat.train import (TrainConfig, pretrain, evaluate_base, write_report, run_stage, print_plan,
-                              plan_for, run_dir, ensure_tokenizer, optional_stage, reference_lrs_for, run_cmd)
+                              plan_for, ensure_tokenizer, optional_stage, reference_lrs_for, run_cmd)
+from archerchat.checkpoints import run_dir
 from archerchat.evaluation import embedded_core_dir
 from archerchat.telemetry import check_remote, log_stage, base_eval_event, tokenizer_files, REPORT_FILES
 
