@@ -4,7 +4,7 @@
 
 # %% ../nbs/07_speedrun.ipynb #93f3bc4a
 from __future__ import annotations
-import contextlib, dataclasses, gc, json, math, os, platform, re, signal, subprocess, sys, threading, time
+import dataclasses, gc, json, math, os, re, signal, subprocess, sys, threading, time
 from dataclasses import dataclass, asdict
 from pathlib import Path
 import torch
@@ -17,18 +17,17 @@ from .common import (base_dir, atomic_write, atomic_torch_save, logger, compute_
 # %% auto #0
 __all__ = ['PEAK_BF16_FLOPS', 'SAMPLE_PROMPTS', 'MULTI_GPU_ENV', 'plan_for', 'build_model', 'reference_lrs_for',
            'setup_optimizer', 'apply_schedules', 'peak_flops', 'mfu', 'estimate_train_memory', 'fits',
-           'largest_fitting_batch', 'check_memory', 'fp8_linear_forward', 'fp8_eligible', 'convert_to_fp8',
-           'disable_fp8', 'validation_bpb', 'generate_greedy', 'sample_prompts', 'StopRequest', 'NonFiniteLossError',
-           'TrainConfig', 'check_data', 'pretrain', 'config_from_args', 'main', 'launch_env', 'torchrun_cmd', 'run_cmd',
-           'config_args', 'evaluate_base', 'environment', 'core_table', 'write_report', 'run_stage', 'stage_records',
-           'print_plan', 'ensure_tokenizer', 'optional_stage']
+           'largest_fitting_batch', 'check_memory', 'validation_bpb', 'generate_greedy', 'sample_prompts',
+           'StopRequest', 'NonFiniteLossError', 'TrainConfig', 'check_data', 'pretrain', 'config_from_args', 'main',
+           'evaluate_base']
 
 # %% ../nbs/07_speedrun.ipynb #61bcc115
 from .scaling import plan, lr_multiplier, muon_momentum, weight_decay_at, B_REF, MATRIX_LR, EMBEDDING_LR, UNEMBEDDING_LR, SCALAR_LR
 from .tokenizer import train_tokenizer, get_tokenizer, get_token_bytes
-from .evaluation import evaluate_bpb, evaluate_core, core_markdown_table, embedded_core_dir
+from .evaluation import evaluate_bpb, evaluate_core, embedded_core_dir
 from .checkpoints import (_jsonable, save_checkpoint, checkpoint_steps, find_last_step, load_checkpoint,
                                     find_checkpoint_dir, run_dir, load_model)
+from .fp8 import convert_to_fp8, disable_fp8
 
 # %% ../nbs/07_speedrun.ipynb #5a3dd5ae
 def plan_for(depth: int, vocab_size: int, *, sequence_len: int = 2048, device_batch_size: int = 32, world_size: int = 1,
@@ -133,70 +132,6 @@ def check_memory(model, device_batch_size: int, seq_len: int, world_size: int, t
             "even device batch 1 does not fit: use a smaller --depth, a shorter --max-seq-len, or more GPUs")
     raise RuntimeError(f"device batch {device_batch_size} x {seq_len} of d{model.config.n_layer} needs about {gib(est['total'])} "
                        f"per GPU ({parts}) but {torch.cuda.get_device_name(device)} has {gib(free)} free of {gib(total)}; {hint}")
-
-# %% ../nbs/07_speedrun.ipynb #6226ced4
-def _to_fp8(x: torch.Tensor, dtype: torch.dtype):
-    "Tensorwise dynamic scaling: `(x in fp8, inverse scale)` with the largest |x| mapped to the top of the fp8 range."
-    fmax = torch.finfo(dtype).max
-    amax = x.detach().abs().max().double().clamp(min=1e-12)   # fp64 division: same scale compiled or eager
-    scale = (fmax / amax).float()
-    return (x.float() * scale).clamp(-fmax, fmax).to(dtype), scale.reciprocal()
-
-def _col_major(x): return x.t().contiguous().t()
-
-@torch._dynamo.allow_in_graph
-class _Fp8Matmul(torch.autograd.Function):
-    "`x @ w.T` with the three GEMMs of a Linear layer in fp8 (e4m3 for x and w, e5m2 for the output gradient)."
-    @staticmethod
-    def forward(ctx, x, w):
-        x8, xs = _to_fp8(x, torch.float8_e4m3fn)
-        w8, ws = _to_fp8(w, torch.float8_e4m3fn)
-        ctx.save_for_backward(x8, xs, w8, ws)
-        ctx.w_dtype = w.dtype
-        return torch._scaled_mm(x8, w8.t(), scale_a=xs, scale_b=ws, out_dtype=x.dtype, use_fast_accum=True)
-
-    @staticmethod
-    def backward(ctx, g):
-        x8, xs, w8, ws = ctx.saved_tensors
-        g8, gs = _to_fp8(g, torch.float8_e5m2)
-        gx = torch._scaled_mm(g8, _col_major(w8), scale_a=gs, scale_b=ws, out_dtype=g.dtype)
-        gw = torch._scaled_mm(g8.t().contiguous(), _col_major(x8), scale_a=gs, scale_b=xs, out_dtype=g.dtype)
-        return gx, gw.to(ctx.w_dtype)
-
-def fp8_linear_forward(self, x):
-    "Forward of a converted Linear: flatten to 2-D, fp8 matmul, restore the leading dims."
-    out = _Fp8Matmul.apply(x.reshape(-1, x.shape[-1]), self.weight)
-    return out.reshape(*x.shape[:-1], out.shape[-1])
-
-def _fp8_class(cls):
-    "A subclass of `cls` whose forward runs in fp8 (cached so every converted layer of a class shares one type)."
-    if cls not in _FP8_CLASSES:
-        _FP8_CLASSES[cls] = type(f"Float8{cls.__name__}", (cls,), {"forward": fp8_linear_forward, "_fp8_base": cls})
-    return _FP8_CLASSES[cls]
-_FP8_CLASSES = {}
-
-def fp8_eligible(m: nn.Module, min_dim: int = 128) -> bool:
-    "A Linear without bias whose dimensions are multiples of 16 and at least `min_dim`."
-    return (isinstance(m, nn.Linear) and m.bias is None and m.in_features % 16 == 0 and m.out_features % 16 == 0
-            and min(m.in_features, m.out_features) >= min_dim)
-
-def convert_to_fp8(model: nn.Module, min_dim: int = 128) -> tuple[int, int]:
-    "Switch the eligible Linear layers of `model` to fp8 matmuls in place (weights untouched); `(converted, linears)`."
-    linears = [m for m in model.modules() if isinstance(m, nn.Linear)]
-    n = 0
-    for m in linears:
-        if fp8_eligible(m, min_dim) and not hasattr(type(m), "_fp8_base"):
-            m.__class__ = _fp8_class(type(m)); n += 1
-    return n, len(linears)
-
-@contextlib.contextmanager
-def disable_fp8(model: nn.Module):
-    "Run the block with every fp8 layer back on its original (bf16) forward; fp8 is restored afterwards."
-    swapped = [(m, type(m)) for m in model.modules() if hasattr(type(m), "_fp8_base")]
-    for m, cls in swapped: m.__class__ = cls._fp8_base
-    try: yield
-    finally:
-        for m, cls in swapped: m.__class__ = cls
 
 # %% ../nbs/07_speedrun.ipynb #8da8246f
 SAMPLE_PROMPTS = ["The capital of France is", "The chemical symbol of gold is", "If yesterday was Friday, then tomorrow will be",
@@ -648,35 +583,6 @@ def main(argv=None):
     if r["status"] == "interrupted": sys.exit(130)
     return 0
 
-# %% ../nbs/07_speedrun.ipynb #445e7709
-def launch_env(**extra) -> dict:
-    "Environment for a (torchrun) child process: ours, NVLink multicast kept off, this package importable, plus `extra`."
-    import archerchat
-    root = str(Path(archerchat.__file__).resolve().parent.parent)
-    env = dict(os.environ, **MULTI_GPU_ENV, **{k: str(v) for k, v in extra.items()})
-    env["PYTHONPATH"] = os.pathsep.join([root] + [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p and p != root])
-    return env
-
-def torchrun_cmd(nproc: int, module: str, args: list[str]) -> list[str]:
-    "`torchrun --standalone --nproc_per_node=N -m module -- args` as an argv list (run through this Python)."
-    return [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={nproc}", "-m", module, "--", *args]
-
-def run_cmd(cmd: list[str], env: dict | None = None, check: bool = True) -> int:
-    "Run a command, streaming its output; raise (naming the command) when it fails and `check`."
-    print("$", " ".join(cmd), flush=True)
-    rc = subprocess.run(cmd, env=env or launch_env()).returncode
-    if check and rc != 0: raise RuntimeError(f"command failed with exit status {rc}: {' '.join(cmd)}")
-    return rc
-
-def config_args(**kw) -> list[str]:
-    "Command-line flags for `python -m archerchat.train` from `TrainConfig` field values."
-    out = []
-    for k, v in kw.items():
-        flag = "--" + k.replace("_", "-")
-        if isinstance(v, bool): out.append(flag if v else f"--no-{k.replace('_', '-')}" if k == "compile" else "")
-        elif v is not None: out += [flag, str(v)]
-    return [a for a in out if a]
-
 # %% ../nbs/07_speedrun.ipynb #0ffd6a1c
 def evaluate_base(tag: str | None = None, step: int | None = None, *, eval_tokens: int = 80 * 524288,
                   core_max_per_task: int = 500, core_data_dir=None, data_dir=None, device_type=None,
@@ -707,166 +613,6 @@ def evaluate_base(tag: str | None = None, step: int | None = None, *, eval_token
         return out
     finally:
         if owns_pg: compute_cleanup()
-
-# %% ../nbs/07_speedrun.ipynb #12ad19d2
-def environment() -> dict:
-    "Where this runs: Python, torch, CUDA, GPUs, CPUs, platform and the git commit of the package (when in a checkout)."
-    import archerchat
-    env = dict(python=platform.python_version(), torch=torch.__version__, platform=platform.platform(), cpus=os.cpu_count(),
-               cuda=torch.version.cuda if torch.cuda.is_available() else None)
-    if torch.cuda.is_available():
-        env["gpus"] = f"{torch.cuda.device_count()} x {torch.cuda.get_device_name(0)}"
-        env["gpu_memory_gib"] = round(torch.cuda.get_device_properties(0).total_memory / 2**30, 1)
-    try:
-        pkg = Path(archerchat.__file__).resolve().parent
-        env["git_commit"] = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=pkg, capture_output=True, text=True,
-                                           timeout=5).stdout.strip() or None
-    except Exception: env["git_commit"] = None
-    return env
-
-def _md_table(rows: list[dict], cols: list[str] | None = None) -> str:
-    if not rows: return "_none_"
-    cols = cols or list(rows[0])
-    fmt = lambda v: f"{v:.4f}" if isinstance(v, float) else "" if v is None else str(v)
-    return "\n".join(["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)] +
-                     ["| " + " | ".join(fmt(r.get(c)) for c in cols) + " |" for r in rows])
-
-def core_table(core: dict) -> str:
-    "CORE per task (accuracy, centred) and the metric, as markdown (09's `core_markdown_table` when available)."
-    try: return core_markdown_table(core)
-    except (KeyError, TypeError): pass
-    rows = [dict(task=t, accuracy=a, centred=core.get("centered_results", {}).get(t)) for t, a in core.get("results", {}).items()]
-    return _md_table(rows + [dict(task="**CORE**", accuracy=None, centred=core.get("core_metric"))])
-
-def write_report(run_dir, *, title: str | None = None, stages: dict | None = None, core: dict | None = None,
-                 chat: dict | None = None, n_gpus: int | None = None, gpu_hour_usd: float | None = None,
-                 extra: str | None = None) -> Path:
-    """Write `report.md` and `curves.png` into `run_dir` (a base run directory). `stages`: {name: {'wall_s': ...}};
-    `core`: an `evaluate_core` result (default: the latest `base_eval_*.json`); `chat`: {task: score} or a list of rows."""
-    run_dir = Path(run_dir)
-    steps = checkpoint_steps(run_dir)
-    meta = json.loads((run_dir / f"meta_{steps[-1]:06d}.json").read_text()) if steps else {}
-    evals = sorted(run_dir.glob("base_eval_*.json"))
-    base_eval = json.loads(evals[-1].read_text()) if evals else {}
-    core = core or base_eval.get("core")
-    env = environment()
-    md = [f"# {title or 'ArcherChat run ' + run_dir.name}", "", f"_{time.strftime('%Y-%m-%d %H:%M:%S')}, run directory `{run_dir}`_", "",
-          "## Environment", "", _md_table([dict(key=k, value=v) for k, v in env.items()]), ""]
-    full = None
-    if meta:
-        md += ["## Plan", "", "```", meta.get("plan_table", json.dumps(meta.get("plan"), indent=1)), "```", ""]
-        ls, cfg = meta.get("loop_state", {}), meta.get("train_config", {})
-        train = dict(step=meta["step"], tokens=meta["step"] * meta.get("total_batch_size", 0),
-                     final_val_bpb=ls.get("val_bpb"), min_val_bpb=ls.get("min_val_bpb"),
-                     total_training_time_s=ls.get("total_training_time"), world_size=meta.get("world_size"),
-                     device_batch_size=meta.get("device_batch_size"), fp8=cfg.get("fp8"))
-        ev = []
-        if (run_dir / "metrics.jsonl").exists():
-            from archerchat.telemetry import load_metrics
-            ev = [e for e in load_metrics(run_dir) if isinstance(e.get("step"), int) and e["step"] >= 10 and "train/dt" in e]
-        med = lambda k: (lambda xs: sorted(xs)[len(xs) // 2] if xs else None)([e[k] for e in ev if isinstance(e.get(k), (int, float))])
-        train.update(median_step_s=med("train/dt"), median_tok_per_sec=med("train/tok_per_sec"), median_mfu_pct=med("train/mfu"),
-                     peak_mem_gib=max((e["train/peak_mem_gib"] for e in ev if "train/peak_mem_gib" in e), default=None))
-        md += ["## Pretraining", "", _md_table([dict(key=k, value=v) for k, v in train.items()]), ""]
-        full = None
-        if cfg and train["median_step_s"]:
-            tc = TrainConfig(**{k: v for k, v in cfg.items() if k in TrainConfig.__dataclass_fields__})
-            try: full = plan_for(tc.depth, meta["plan"]["vocab_size"], sequence_len=tc.max_seq_len, device_batch_size=tc.device_batch_size,
-                                 world_size=meta.get("world_size", 1), **{**tc.plan_overrides(), "num_iterations": None})
-            except (ValueError, KeyError): full = None
-    if (run_dir / "metrics.jsonl").exists():
-        try:
-            from archerchat.telemetry import plot_runs, load_metrics
-            import matplotlib; matplotlib.use("Agg", force=False)
-            import matplotlib.pyplot as plt
-            fig = plot_runs({run_dir.name: load_metrics(run_dir)}, out=run_dir / "curves.png", title=run_dir.name)
-            plt.close(fig)
-            md += ["## Curves", "", "![training curves](curves.png)", ""]
-        except ValueError as e: md += ["## Curves", "", f"_no curves: {e}_", ""]
-    if base_eval:
-        md += ["## Base model evaluation", "", f"validation bpb {base_eval.get('val_bpb', float('nan')):.6f} over "
-               f"{base_eval.get('eval_tokens', 0):,} tokens (step {base_eval.get('step')})", ""]
-        if base_eval.get("samples"): md += ["Samples (greedy, newlines shown as \\n):", "", "```"] + [json.dumps(s)[1:-1] for s in base_eval["samples"]] + ["```", ""]
-    md += ["## CORE", "", core_table(core) if core else "_not evaluated_", ""]
-    if chat is not None:
-        rows = chat if isinstance(chat, list) else [dict(task=k, score=v) for k, v in chat.items()]
-        md += ["## Chat evaluation", "", _md_table(rows), ""]
-    else: md += ["## Chat evaluation", "", "_not evaluated_", ""]
-    wall = sum(s.get("wall_s", 0) for s in (stages or {}).values())
-    rows = [dict(stage=k, wall=_fmt_s(v.get("wall_s", 0)), status=v.get("status", "done")) for k, v in (stages or {}).items()]
-    md += ["## Time and cost", "", _md_table(rows) if rows else "", ""]
-    ttt = meta.get("loop_state", {}).get("total_training_time")
-    if ttt: md.append(f"- pretraining time (the speedrun metric, excluding evaluation and compilation): {_fmt_s(ttt)}")
-    if wall: md.append(f"- wall clock of all stages: {_fmt_s(wall)}")
-    n_gpus = n_gpus or (meta.get("world_size") if torch.cuda.is_available() else None)
-    if wall and n_gpus and gpu_hour_usd:
-        md.append(f"- cost: {wall / 3600:.2f} h x {n_gpus} GPU(s) x ${gpu_hour_usd:.2f}/GPU-hour = **${wall / 3600 * n_gpus * gpu_hour_usd:.2f}**")
-    if meta and full is not None:
-        proj = full.num_iterations * train["median_step_s"]
-        md.append(f"- projection: the full horizon of this plan is {full.num_iterations:,} steps ({full.total_tokens:,} tokens); at the "
-                  f"median step time {train['median_step_s']:.3f}s that is {_fmt_s(proj)} of pretraining on {meta.get('world_size', 1)} "
-                  f"device(s)" + (f", about ${proj / 3600 * n_gpus * gpu_hour_usd:,.0f} at ${gpu_hour_usd:.2f}/GPU-hour" if n_gpus and gpu_hour_usd else "")
-                  + " (assumes the measured step time holds and excludes evaluation)")
-    if extra: md += ["", extra]
-    out = run_dir / "report.md"
-    with atomic_write(out, "w") as f: f.write("\n".join(md) + "\n")
-    return out
-
-# %% ../nbs/07_speedrun.ipynb #0c265616
-def run_stage(root, name: str, fn, redo: bool = False) -> dict:
-    "Run stage `name` of the pipeline in `root` once: its record `root/stages/{name}.json` marks it done (delete it to redo)."
-    rec = Path(root) / "stages" / f"{name}.json"
-    if rec.exists() and not redo:
-        out = json.loads(rec.read_text())
-        print0(f"[stage {name}] done already ({_fmt_s(out.get('wall_s', 0))}); skipping (delete {rec} to redo)")
-        return out
-    print0(f"[stage {name}] starting")
-    t0 = time.time()
-    out = dict(fn() or {})
-    out.setdefault("status", "done"); out["wall_s"] = time.time() - t0
-    if out["status"] == "done" and _rank() == 0:
-        with atomic_write(rec, "w") as f: json.dump(_jsonable(out), f, indent=1)
-    print0(f"[stage {name}] {out['status']} in {_fmt_s(out['wall_s'])}")
-    return out
-
-def stage_records(root) -> dict:
-    "The records of the finished stages of the pipeline in `root`, in the order they finished."
-    recs = sorted((Path(root) / "stages").glob("*.json"), key=lambda p: p.stat().st_mtime)
-    return {p.stem: json.loads(p.read_text()) for p in recs}
-
-def _rank() -> int:
-    from archerchat.common import get_dist_info
-    return get_dist_info()[1]
-
-def print_plan(title: str, p, stages: list[str], notes: list[str] = ()):
-    "What a run script is about to do: its stages and the pretraining plan table."
-    print(f"{'=' * 100}\n{title}\n{'=' * 100}")
-    print("stages: " + " -> ".join(stages))
-    for n in notes: print(n)
-    print("-" * 100); print(p); print("=" * 100, flush=True)
-
-# %% ../nbs/07_speedrun.ipynb #d97f57dc
-def ensure_tokenizer(vocab_size: int, max_chars: int, data_dir=None) -> dict:
-    "Train the tokenizer on the training shards unless one with `vocab_size` tokens is already saved; its summary."
-    try:
-        tok = get_tokenizer()
-        if tok.get_vocab_size() == vocab_size:
-            return dict(vocab_size=vocab_size, trained=False)
-        print0(f"the saved tokenizer has {tok.get_vocab_size():,} tokens, not {vocab_size:,}: training a new one")
-    except FileNotFoundError: pass
-    t0 = time.time()
-    tok = train_tokenizer(vocab_size=vocab_size, max_chars=max_chars, data_dir=data_dir, progress=False)
-    print0(f"tokenizer: {tok.get_vocab_size():,} tokens trained on up to {max_chars:,} characters in {time.time() - t0:.1f}s")
-    return dict(vocab_size=tok.get_vocab_size(), trained=True, train_s=time.time() - t0)
-
-def optional_stage(module: str, names: list[str]):
-    "The functions `names` of `archerchat.{module}`, or None when that notebook has not landed yet."
-    import importlib
-    try:
-        mod = importlib.import_module(f"archerchat.{module}")
-        fns = [getattr(mod, n) for n in names]
-    except (ImportError, AttributeError): return None
-    return fns
 
 # %% ../nbs/07_speedrun.ipynb #7033496d
 #| eval: false

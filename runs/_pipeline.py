@@ -5,8 +5,9 @@ code a user would launch by hand; the commands are printed before they run. With
 stage reports to one Endlex run named after the tag (see notebook 11), so the cloud box can go once the report is sent."""
 import argparse, json, subprocess, sys, time
 from archerchat.common import base_dir
-from archerchat.train import (plan_for, build_model, check_memory, largest_fitting_batch, run_stage, print_plan,
-                              write_report, ensure_tokenizer, optional_stage, launch_env, torchrun_cmd, run_cmd, config_args)
+from archerchat.train import plan_for, build_model, check_memory, largest_fitting_batch
+from archerchat.pipeline import (run_stage, print_plan, write_report, ensure_tokenizer, launch_env, torchrun_cmd, run_cmd,
+                                 config_args)
 from archerchat.checkpoints import run_dir
 from archerchat.telemetry import check_remote, log_stage, base_eval_event, tokenizer_files, REPORT_FILES
 
@@ -116,12 +117,8 @@ def gpu_pipeline(args, title: str):
                       files_prefix="tokenizer.")
             return dict(command=" ".join(eval_cmd), val_bpb=r.get("val_bpb"), core_metric=(r.get("core") or {}).get("core_metric"))
         done["base_eval"] = run_stage(root, "base_eval", base_eval_stage)
-    sft_ok = optional_stage("sft", ["main", "sft_train", "chat_eval"]) is not None   # 06's command line, once it is on main
     for name, cmd in (("sft", sft_cmd), ("chat_eval", chat_cmd)):
         if name not in want: continue
-        if not sft_ok:
-            print(f"[stage {name}] skipped: archerchat.sft has no command line yet")
-            done[name] = dict(status="skipped", wall_s=0.0); continue
         done[name] = run_stage(root, name, lambda cmd=cmd: (run_cmd(cmd), dict(command=" ".join(cmd)))[1])
     chat = json.loads(chat_out.read_text())["results"] if chat_out.exists() else None
     if "report" in want:

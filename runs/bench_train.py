@@ -31,7 +31,8 @@ def one(cfg: dict) -> dict:
     from archerchat.common import autodetect_device_type, compute_init
     from archerchat.data import PackedLoader
     from archerchat.tokenizer import get_tokenizer
-    from archerchat.train import plan_for, build_model, setup_optimizer, apply_schedules, convert_to_fp8, check_memory
+    from archerchat.train import plan_for, build_model, setup_optimizer, apply_schedules, check_memory
+    from archerchat.fp8 import convert_to_fp8
     _, _, _, _, device = compute_init(cfg["device_type"] or autodetect_device_type())
     tok = get_tokenizer()
     B, T = cfg["device_batch_size"], cfg["seq_len"]
@@ -242,7 +243,7 @@ def main():
         try: get_tokenizer()
         except FileNotFoundError:       # no tokenizer yet: train a tiny one in a throw-away base dir
             env["ARCHERCHAT_BASE_DIR"] = tempfile.mkdtemp(prefix="bench-train-smoke-")
-            subprocess.run([sys.executable, "-c", "from archerchat.train import ensure_tokenizer; ensure_tokenizer(512, 200_000)"],
+            subprocess.run([sys.executable, "-c", "from archerchat.pipeline import ensure_tokenizer; ensure_tokenizer(512, 200_000)"],
                            env=env, check=True, capture_output=True)
     batches = a.device_batch_size or [DEFAULT_BATCH.get(d, 32) for d in a.depth]
     if len(batches) == 1: batches = batches * len(a.depth)
@@ -280,7 +281,7 @@ def main():
         if a.profile: print("\n".join(l for l in proc.stdout.splitlines() if not l.startswith("BENCH_ROW ")), flush=True)
         print(fmt_row(row), flush=True)
     from archerchat.common import base_dir, atomic_write
-    from archerchat.train import environment
+    from archerchat.pipeline import environment
     out = Path(a.out) if a.out else base_dir() / "bench" / "bench_train.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     with atomic_write(out, "w") as f: json.dump(dict(environment=environment(), time=time.time(), rows=rows), f, indent=1)

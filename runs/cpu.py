@@ -13,8 +13,8 @@ base_checkpoints/<tag>/ (checkpoints, metrics.jsonl, report.md, curves.png, stag
 recorded there: run the same command again to continue after an interruption.
 """
 import argparse, json, sys
-from archerchat.train import (TrainConfig, pretrain, evaluate_base, write_report, run_stage, print_plan,
-                              plan_for, ensure_tokenizer, optional_stage, reference_lrs_for, run_cmd)
+from archerchat.train import TrainConfig, pretrain, evaluate_base, plan_for, reference_lrs_for
+from archerchat.pipeline import write_report, run_stage, print_plan, ensure_tokenizer, run_cmd
 from archerchat.checkpoints import run_dir
 from archerchat.evaluation import embedded_core_dir
 from archerchat.telemetry import check_remote, log_stage, base_eval_event, tokenizer_files, REPORT_FILES
@@ -71,7 +71,6 @@ def stage_base_eval():
     return dict(val_bpb=r["val_bpb"], core_metric=(r.get("core") or {}).get("core_metric"))
 
 
-SFT_AVAILABLE = optional_stage("sft", ["main", "sft_train", "chat_eval"]) is not None
 CHAT_OUT = root / "chat_eval.json"
 
 
@@ -81,7 +80,6 @@ SFT_LRS = ["--matrix-lr", "0.02", "--embedding-lr", "0.2", "--unembedding-lr", "
 
 
 def stage_sft():
-    if not SFT_AVAILABLE: return dict(status="skipped", why="archerchat.sft has no command line yet")
     cmd = [sys.executable, "-m", "archerchat.sft", "train", "--source", "embedded", "--model-tag", cfg.tag, "--run", cfg.tag,
            "--num-iterations", str(SFT_STEPS), "--device-type", "cpu", *SFT_FLAGS, *SFT_LRS]
     run_cmd(cmd)
@@ -89,7 +87,6 @@ def stage_sft():
 
 
 def stage_chat_eval():
-    if not SFT_AVAILABLE: return dict(status="skipped", why="archerchat.sft has no command line yet")
     cmd = [sys.executable, "-m", "archerchat.sft", "eval", "-i", "sft", "-g", cfg.tag, "-x", str(CHAT_N), "--source", "embedded",
            "--device-type", "cpu", "--out", str(CHAT_OUT), *CHAT_FLAGS]
     run_cmd(cmd)
