@@ -241,12 +241,19 @@ RENDERERS = {"multiple_choice": render_prompts_mc, "schema": render_prompts_sche
 
 # %% ../nbs/09_evaluation.ipynb #838093fc
 def find_common_length(seqs: list, direction: str = "left") -> int:
-    "Length of the common prefix (`left`) or suffix (`right`) of the sequences `seqs`."
+    """Length of the common prefix (`left`) or suffix (`right`) of the sequences `seqs`. A binary search on the length,
+    each probe one slice comparison (done in C): ~11 probes for a 2,000-token few-shot prefix instead of a Python loop
+    over every token of every option (which was most of the host time of the 10-shot tasks)."""
     n = min(len(s) for s in seqs)
-    idxs = range(n) if direction == "left" else range(-1, -n - 1, -1)
-    for i, j in enumerate(idxs):
-        if any(s[j] != seqs[0][j] for s in seqs): return i
-    return n
+    first, rest = seqs[0], seqs[1:]
+    if direction == "left": same = lambda k: all(s[:k] == first[:k] for s in rest)
+    else: same = lambda k: all(s[len(s) - k:] == first[len(first) - k:] for s in rest)
+    lo, hi = 0, n                      # the common part is at least lo and at most hi long
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        if same(mid): lo = mid
+        else: hi = mid - 1
+    return lo
 
 def scored_spans(task_type: str, tokens: list):
     "The scored span of each of one item's token lists (BOS first): `(tokens, starts, ends)` (LM: the full prompt only)."
