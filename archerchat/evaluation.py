@@ -407,10 +407,10 @@ def prepare_task(tokenizer, data: list, task: CoreTask, items=None, max_seq_len:
     return out
 
 # %% ../nbs/09_evaluation.ipynb #7dcee174
-def padded_length(n: int, multiple: int = 64, steps_per_doubling: int = 4, cap: int | None = None) -> int:
-    """The row length a sequence of `n` tokens is padded to: the next of a fixed ladder (64, 128, 192, ..., about
-    2^(1/4) apart, each a multiple of `multiple`), so that a whole evaluation uses a few dozen shapes at most and at
-    most ~19% padding; never above `cap` (a model's hard context limit)."""
+def padded_length(n: int, multiple: int = 16, steps_per_doubling: int = 4, cap: int | None = None) -> int:
+    """The row length a sequence of `n` tokens is padded to: the next of a fixed ladder (16, 32, 48, 64, 80, ..., 512,
+    624, 736, ..., about 2^(1/4) apart, each a multiple of `multiple`), so that a whole evaluation uses a few dozen
+    shapes at most and pads by at most ~25%; never above `cap` (a model's hard context limit)."""
     if n < 1: raise ValueError(f"padded_length: n must be >= 1, got {n}")
     k = 0
     while (L := -(-math.ceil(multiple * 2 ** (k / steps_per_doubling)) // multiple) * multiple) < n: k += 1
