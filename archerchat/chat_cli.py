@@ -143,7 +143,7 @@ def main(argv=None, out=None) -> int:
             raise ValueError("need temperature >= 0, top-k >= 0, max-tokens >= 1 and top-p in (0, 1]")
     except (FileNotFoundError, ValueError) as e:
         print(f"error: {e}", file=sys.stderr); return 2
-    chat = args.source == "sft"
+    chat = args.source == "sft" or meta.get("nanochat", {}).get("kind") in ("sft", "rl")
     system = [{"role": "system", "content": args.system}] if args.system else []
     try:
         if args.prompt is not None:   # one shot
@@ -176,6 +176,23 @@ def main(argv=None, out=None) -> int:
                 if messages and messages[-1]["role"] == "user": messages.pop()
     except KeyboardInterrupt:
         print(file=out); return 130
+
+# %% ../nbs/10_chat_cli.ipynb #7628428b
+_archerchat_parser, _load_archerchat_engine = parser, load_engine
+
+def parser() -> argparse.ArgumentParser:
+    ap = _archerchat_parser()
+    ap.add_argument("--nanochat", dest="source", metavar="PATH", help="a nanochat checkpoint directory or NANOCHAT_BASE_DIR (instead of --source)")
+    return ap
+
+def load_engine(source: str = "sft", tag: str | None = None, step: int | None = None, device: str | None = None, **engine_kw):
+    "`(engine, tokenizer, meta)` for checkpoint `source` ('base' or 'sft') / `tag` / `step`, or for the nanochat checkpoint at path `source`."
+    if source in ("base", "sft"):
+        return _load_archerchat_engine(source, tag, step, device, **engine_kw)
+    from archerchat.nanochat import load_nanochat
+    model, tokenizer, meta = load_nanochat(source, step, device=device or autodetect_device_type())
+    cast_for_inference(model)
+    return Engine(model, tokenizer, **engine_kw), tokenizer, meta
 
 # %% ../nbs/10_chat_cli.ipynb #5c27fd54
 if __name__ == "__main__" and "__file__" in globals(): sys.exit(main())

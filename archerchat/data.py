@@ -17,8 +17,9 @@ from tqdm.auto import tqdm
 from .common import asset_path, base_dir, get_dist_info, logger, DownloadError, download_file
 
 # %% auto #0
-__all__ = ['DATASETS', 'ShardSource', 'shard_name', 'default_data_dir', 'list_shards', 'split_shards', 'parquet_magic_ok',
-           'download', 'main', 'check_shard', 'ShardReader', 'BestFitPacker', 'PackedLoader']
+__all__ = ['DATASETS', 'NANOCHAT_PACKING', 'ShardSource', 'shard_name', 'default_data_dir', 'list_shards', 'split_shards',
+           'parquet_magic_ok', 'download', 'main', 'check_shard', 'ShardReader', 'BestFitPacker', 'PackedLoader',
+           'validation_loader']
 
 # %% ../nbs/04_dataloader.ipynb #26f46bda
 @dataclass(frozen=True)
@@ -170,8 +171,10 @@ def check_shard(path) -> pq.FileMetaData:
     return md
 
 class ShardReader:
-    "The row groups of `files`, dealt out to ranks: each epoch (1, 2, ...) a seeded order, rank `r` of `W` takes positions r, r+W, ..."
-    def __init__(self, files, rank: int = 0, world_size: int = 1, seed: int = 0, shuffle: bool = True, max_open: int = 16):
+    """The row groups of `files`, dealt out to ranks. Default, nanochat's order: file by file, rank `r` of `W` reads row
+    groups `r, r+W, ...` of each file, the same order every epoch. `shuffle=True`: each epoch (1, 2, ...) a seeded
+    order of all row groups, rank `r` taking positions `r, r+W, ...` of it."""
+    def __init__(self, files, rank: int = 0, world_size: int = 1, seed: int = 0, shuffle: bool = False, max_open: int = 16):
         if not 0 <= rank < world_size: raise ValueError(f"rank {rank} is not in [0, world_size={world_size})")
         self.files, self.rank, self.world_size, self.seed, self.shuffle = [Path(f) for f in files], rank, world_size, seed, shuffle
         if not self.files: raise FileNotFoundError("ShardReader got no files")
@@ -179,16 +182,31 @@ class ShardReader:
         if len(self.row_groups) < world_size:
             raise ValueError(f"{len(self.row_groups)} row groups in {len(self.files)} shard(s) ({self.files[0].parent}) cannot feed "
                              f"{world_size} ranks; every rank needs at least one: use fewer ranks or more shards")
+        # nanochat's order: within each file, this rank's row groups are those with index = rank (mod world_size)
+        self._fixed = None if shuffle else [(fi, j) for fi, j in self.row_groups if j % world_size == rank]
+        if self._fixed == []:
+            raise ValueError(f"rank {rank} of {world_size} gets no row group: in nanochat's order a rank reads row groups "
+                             f"rank, rank+{world_size}, ... of each shard, and no shard in {self.files[0].parent} has more than "
+                             f"{max(j for _, j in self.row_groups) + 1}; use fewer ranks, or shuffle=True")
         self.max_open, self._open, self._sched, self._lock = max_open, OrderedDict(), (None, None), threading.Lock()
 
     def schedule(self, epoch: int) -> list[tuple[int, int]]:
         "This rank's `(file_index, row_group)` pairs for `epoch`, in reading order."
+        if self._fixed is not None: return self._fixed
         s = self._sched                                   # (read once: another thread may replace it)
         if s[0] != epoch:
-            n = len(self.row_groups)
-            order = np.random.default_rng([self.seed, epoch]).permutation(n) if self.shuffle else np.arange(n)
+            order = np.random.default_rng([self.seed, epoch]).permutation(len(self.row_groups))
             s = self._sched = (epoch, [self.row_groups[i] for i in order[self.rank::self.world_size]])
         return s[1]
+
+    def nanochat_resume(self, pq_idx: int, rg_idx: int, epoch: int) -> tuple[int, int]:
+        """`(epoch, position in this rank's schedule)` where nanochat resumes from its state `{pq_idx, rg_idx, epoch}`:
+        this rank's first row group of file `pq_idx` after the round of `rg_idx` (a later file if none), else the next epoch."""
+        if self._fixed is None: raise ValueError("a nanochat loader state can only be resumed in nanochat's order (shuffle=False)")
+        first = (rg_idx // self.world_size + 1) * self.world_size      # the next round of row groups in file pq_idx
+        for k, (fi, rg) in enumerate(self._fixed):
+            if fi > pq_idx or (fi == pq_idx and rg >= first): return epoch, k
+        return epoch + 1, 0
 
     def read(self, fi: int, rg: int) -> list:
         "The `text` column of row group `rg` of file `fi`, as a list of str (or None). Thread-safe."
@@ -212,8 +230,8 @@ _SEQ = 40
 _MASK = (1 << _SEQ) - 1
 
 class BestFitPacker:
-    "A buffer of tokenized documents that fills rows by BOS-aligned best-fit. `policy`: 'bestfit' (crop the shortest, as nanochat) or 'longfirst'."
-    def __init__(self, row_len: int, buffer_size: int = 1000, policy: str = "longfirst"):
+    "A buffer of tokenized documents that fills rows by BOS-aligned best-fit. `policy`: 'bestfit' (crop the shortest: nanochat's, the default) or 'longfirst'."
+    def __init__(self, row_len: int, buffer_size: int = 1000, policy: str = "bestfit"):
         if policy not in ("bestfit", "longfirst"): raise ValueError(f"policy must be 'bestfit' or 'longfirst', got {policy!r}")
         self.row_len, self.buffer_size, self.policy = row_len, buffer_size, policy
         self._keys, self._docs, self._long, self._seq = [], {}, deque(), 0
@@ -272,17 +290,19 @@ class _Failure:
     def __init__(self, exc): self.exc = exc
 
 class PackedLoader:
-    "Tokenizing, BOS-aligned best-fit packing, distributed, resumable loader: iterate for `(inputs, targets, state)`, (B, T) int64 on `device`."
+    """Tokenizing, BOS-aligned best-fit packing, distributed, resumable loader: iterate for `(inputs, targets, state)`,
+    (B, T) int64 on `device`. The defaults make exactly nanochat's rows (packing, order, ranks, epochs, empty documents);
+    `policy='longfirst'`, `shuffle=True`, `skip_empty=True` and `max_doc_chars` are ArcherChat's options."""
     def __init__(self, tokenizer, B: int, T: int, split: str = "train", *, data_dir=None, files=None, device="cpu",
-                 rank: int | None = None, world_size: int | None = None, seed: int = 0, shuffle: bool = True,
-                 buffer_size: int = 1000, policy: str = "longfirst", tokenizer_threads: int = 4,
-                 tokenizer_batch_size: int = 128, prefetch: int = 4, max_doc_chars: int | None = 1_000_000,
-                 prefix_only: bool = True, resume_state: dict | None = None):
+                 rank: int | None = None, world_size: int | None = None, seed: int = 0, shuffle: bool = False,
+                 buffer_size: int = 1000, policy: str = "bestfit", tokenizer_threads: int = 4,
+                 tokenizer_batch_size: int = 128, prefetch: int = 4, max_doc_chars: int | None = None,
+                 skip_empty: bool = False, prefix_only: bool = True, resume_state: dict | None = None):
         _, r, _, w = get_dist_info()
         self.rank, self.world_size = (r if rank is None else rank), (w if world_size is None else world_size)
         self.tokenizer, self.B, self.T, self.split = tokenizer, B, T, split
         self.device = torch.device(device)
-        self.threads, self.chunk_docs, self.max_doc_chars = tokenizer_threads, tokenizer_batch_size, max_doc_chars
+        self.threads, self.chunk_docs, self.max_doc_chars, self.skip_empty = tokenizer_threads, tokenizer_batch_size, max_doc_chars, skip_empty
         # longfirst never uses more than the first T+1 tokens of a document and never looks at the length of a long
         # one: tokenize long texts only up to a prefix that yields T+1 tokens plus a safety margin (see above)
         self._need = T + 1 + max(64, T // 8)
@@ -291,10 +311,14 @@ class PackedLoader:
         files = list(files) if files is not None else split_shards(split, data_dir)
         self.reader = ShardReader(files, self.rank, self.world_size, seed, shuffle)
         self.packer = BestFitPacker(T + 1, buffer_size, policy)
-        self.seed, self.shuffle = seed, shuffle
+        self.seed, self.shuffle, self.policy = seed, shuffle, policy
         self.stats = dict(batches=0, docs=0, skipped_empty=0, truncated_docs=0, prefix_docs=0, tokenize_s=0.0, pack_s=0.0, wait_s=0.0)
         self.cursor, self.where, self.state = (1, 0, 0), None, None
-        if resume_state is not None:
+        if resume_state is not None and "buffer" not in resume_state and "pq_idx" in resume_state:   # a nanochat state
+            st = resume_state
+            self.cursor = (*self.reader.nanochat_resume(int(st["pq_idx"]), int(st["rg_idx"]), int(st.get("epoch", 1))), 0)
+            resume_state = None                           # nanochat's resume is approximate: its buffer is not saved
+        elif resume_state is not None:
             self._check_state(resume_state)
             self.cursor, self.stats["batches"] = tuple(resume_state["cursor"]), int(resume_state.get("batches", 0))
         self._start = self.cursor
@@ -312,28 +336,32 @@ class PackedLoader:
     # -- state ---------------------------------------------------------------------------------------------------------
     def _check_state(self, st):
         for k in ("cursor", "buffer", "world_size", "rank", "num_row_groups"):
-            if k not in st: raise ValueError(f"resume_state has no {k!r}; pass the `state` dict a PackedLoader yielded")
+            if k not in st: raise ValueError(f"resume_state has no {k!r}; pass the `state` dict a PackedLoader yielded "
+                                             f"(or nanochat's {{pq_idx, rg_idx, epoch}})")
         mine = dict(world_size=self.world_size, rank=self.rank, split=self.split, seed=self.seed, shuffle=self.shuffle,
-                    num_row_groups=len(self.reader.row_groups))
+                    policy=self.policy, num_row_groups=len(self.reader.row_groups))
         for k, v in mine.items():
             if st.get(k, v) != v:
                 raise ValueError(f"resume_state was saved with {k}={st[k]!r} but this loader has {k}={v!r}; resume every rank "
-                                 f"with its own state, on the same shards, world size and seed")
+                                 f"with its own state, on the same shards, world size, seed, policy and shuffle (--packing, --shuffle)")
 
     def _snapshot(self) -> dict:
         fi, rg = self.where[1:] if self.where else (None, None)
-        return dict(epoch=int(self.cursor[0] if self.where is None else self.where[0]),
-                    shard=None if fi is None else self.reader.files[fi].name, row_group=rg,
+        return dict(epoch=int(self.cursor[0] if self.where is None else self.where[0]), pq_idx=fi, rg_idx=rg,
+                    shard=None if fi is None else self.reader.files[fi].name,
                     cursor=[int(c) for c in self.cursor], buffer=[list(r) for r in self.packer.refs()],
                     rank=self.rank, world_size=self.world_size, split=self.split, seed=self.seed, shuffle=self.shuffle,
-                    num_row_groups=len(self.reader.row_groups), batches=self.stats["batches"])
+                    policy=self.policy, num_row_groups=len(self.reader.row_groups), batches=self.stats["batches"])
 
     # -- tokenizer thread --------------------------------------------------------------------------------------------
     def _prepare(self, t, counts=None):
-        "None for a document to skip, else its text, truncated to `max_doc_chars`; `counts` [skipped, truncated] is updated."
-        if t is None or not t or t.isspace():
+        """None for a document to skip (a null; a blank one with `skip_empty`), else its text, truncated to `max_doc_chars`;
+        `counts` [skipped, truncated, prefix, non-blank] is updated. Kept blank documents become a lone BOS, as in nanochat."""
+        blank = t is None or not t or t.isspace()
+        if blank and (t is None or self.skip_empty):
             if counts: counts[0] += 1
             return None
+        if counts and not blank: counts[3] += 1
         if self.max_doc_chars and len(t) > self.max_doc_chars:
             if counts: counts[1] += 1
             return t[:self.max_doc_chars]
@@ -364,10 +392,10 @@ class PackedLoader:
                 texts = rd.read(fi, rg)
                 while True:
                     j = min(d + self.chunk_docs, len(texts))
-                    kept, refs, counts = [], [], [0, 0, 0]
+                    kept, refs, counts = [], [], [0, 0, 0, 0]
                     for i in range(d, j):
                         if (t := self._prepare(texts[i], counts)) is not None: kept.append(t); refs.append((fi, rg, i))
-                    kept_in_pass += len(kept)
+                    kept_in_pass += counts[3]
                     d, nxt = (j, (epoch, k, j)) if j < len(texts) else (0, (epoch, k + 1, 0))
                     if not self._put(self._chunks, (self._encode(kept, counts), refs, nxt, (epoch, fi, rg), counts)) or d == 0: break
                 k += 1
@@ -380,7 +408,7 @@ class PackedLoader:
         t0 = time.perf_counter()
         item = self._get(self._chunks, self._threads[0])
         self.stats["wait_s"] += time.perf_counter() - t0
-        docs, refs, self.cursor, self.where, (skipped, truncated, prefix) = item
+        docs, refs, self.cursor, self.where, (skipped, truncated, prefix, _) = item
         for tok, ref in zip(docs, refs): self.packer.add(tok, ref)
         st = self.stats
         st["docs"] += len(docs); st["skipped_empty"] += skipped; st["truncated_docs"] += truncated; st["prefix_docs"] += prefix
@@ -394,7 +422,8 @@ class PackedLoader:
         texts = [self._prepare(cache[fi, rg][i]) for fi, rg, i in refs]
         for a in range(0, len(refs), self.chunk_docs):
             for tok, ref in zip(self._encode(texts[a:a + self.chunk_docs]), refs[a:a + self.chunk_docs]): self.packer.add(tok, ref)
-        self.where = (st["epoch"], *refs[-1][:2]) if refs else None
+        if st.get("pq_idx") is not None: self.where = (st["epoch"], st["pq_idx"], st["rg_idx"])
+        else: self.where = (st["epoch"], *refs[-1][:2]) if refs else None
 
     def _pack_loop(self):
         B, T = self.B, self.T
@@ -469,3 +498,16 @@ class PackedLoader:
     def __del__(self):
         try: self.close()
         except Exception: pass
+
+# %% ../nbs/04_dataloader.ipynb #e3788831
+NANOCHAT_PACKING = dict(policy="bestfit", shuffle=False, buffer_size=1000, tokenizer_batch_size=128, skip_empty=False,
+                        max_doc_chars=None)
+
+def validation_loader(tokenizer, B: int, T: int, *, data_dir=None, device="cpu", rank: int | None = None,
+                      world_size: int | None = None, **kw) -> PackedLoader:
+    "A fresh loader of the `val` split that packs exactly as nanochat, whatever the training run uses: validation numbers stay comparable."
+    if fixed := sorted(set(kw) & (set(NANOCHAT_PACKING) | {"split", "files", "resume_state"})):
+        raise ValueError(f"validation_loader always reads the val split from its start, packed as nanochat ({NANOCHAT_PACKING}); "
+                         f"drop {fixed}")
+    return PackedLoader(tokenizer, B, T, "val", data_dir=data_dir, device=device, rank=rank, world_size=world_size,
+                        **NANOCHAT_PACKING, **kw)

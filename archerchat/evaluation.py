@@ -20,7 +20,8 @@ __all__ = ['EVAL_BUNDLE_URL', 'TASK_TYPES', 'RENDERERS', 'evaluate_bpb', 'embedd
            'prepare_example', 'crop_left', 'stack_sequences', 'forward_losses', 'model_max_seq_len', 'pick_choice',
            'score_example', 'evaluate_example', 'rank_indices', 'evaluate_task', 'PreparedTask', 'prepare_task',
            'padded_length', 'RowBatch', 'make_batches', 'score_rows', 'decide', 'TaskScores', 'score_task',
-           'evaluate_task_batched', 'centered_score', 'CoreProgress', 'evaluate_core', 'core_markdown_table', 'main']
+           'evaluate_task_batched', 'centered_score', 'CoreProgress', 'evaluate_core', 'core_markdown_table', 'main',
+           'core_main']
 
 # %% ../nbs/09_evaluation.ipynb #67800976
 @torch.no_grad()
@@ -694,6 +695,34 @@ def main(argv=None):
             have = "yes" if task_data_path(d, t).exists() else "MISSING"
             print(f"{t.label:<34} {t.task_type:<17} {t.num_fewshot:>2}-shot  baseline {t.random_baseline:>4g}  "
                   f"delim {t.continuation_delimiter!r:<12} data {have}")
+
+# %% ../nbs/09_evaluation.ipynb #cce76ed9
+def core_main(argv=None) -> dict:
+    "`python -m archerchat.evaluation core [--nanochat PATH | --tag T --step S] ...`: the CORE metric of one base model."
+    import argparse
+    from archerchat.train import load_model
+    from archerchat.common import autodetect_device_type
+    p = argparse.ArgumentParser(prog="python -m archerchat.evaluation core", description="CORE metric of a base model")
+    p.add_argument("--nanochat", default=None, metavar="PATH", help="a nanochat checkpoint directory or NANOCHAT_BASE_DIR")
+    p.add_argument("-g", "--tag", default=None, help="ArcherChat base run tag (default: the deepest)")
+    p.add_argument("-s", "--step", type=int, default=None, help="checkpoint step (default: the latest)")
+    p.add_argument("--max-per-task", type=int, default=500, help="items per task; -1: all")
+    p.add_argument("--data-dir", default=None, help="CORE data (default: the eval bundle under the base dir)")
+    p.add_argument("--device", default=None, help="cuda, mps or cpu (default: autodetect)")
+    a = p.parse_args(argv)
+    device = a.device or autodetect_device_type()
+    model, tok, _ = load_model(a.nanochat, None, a.step, device=device) if a.nanochat else load_model("base", a.tag, a.step, device=device)
+    return evaluate_core(model, tok, device, max_per_task=None if a.max_per_task < 0 else a.max_per_task,
+                         data_dir=a.data_dir, max_seq_len=model.rotary_seq_len)
+
+_data_main = main
+
+def main(argv=None):
+    "`python -m archerchat.evaluation download|tasks|core ...`"
+    import sys
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["core"]: return core_main(argv[1:])
+    return _data_main(argv)
 
 # %% ../nbs/09_evaluation.ipynb #1f69bb76
 #| eval: false

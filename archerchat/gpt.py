@@ -561,23 +561,27 @@ class GPT(nn.Module):
     @torch.no_grad()
     def init_weights(self, dtype: torch.dtype | None = None):
         "Give every parameter its initial value (the whole scheme is here) and store embeddings and rotary tables in the compute dtype."
-        cfg, C, L = self.config, self.config.n_embd, self.config.n_layer
+        cfg, C, L, D = self.config, self.config.n_embd, self.config.n_layer, self.config.head_dim
+        # random draws in nanochat's order, so that one seed gives nanochat's initial model (see 15_nanochat)
         nn.init.normal_(self.transformer.wte.weight, mean=0.0, std=0.8)
         nn.init.normal_(self.lm_head.weight, mean=0.0, std=0.001)
         s = 3 ** 0.5 * C ** -0.5   # uniform(-s, s) has std 1/sqrt(C)
         for block in self.transformer.h:
             for lin in (block.attn.c_q, block.attn.c_k, block.attn.c_v): nn.init.uniform_(lin.weight, -s, s)
+            for lin in (block.attn.c_q, block.attn.c_k):   # nanochat's rotary sign: same distribution (15_nanochat)
+                lin.weight.view(-1, D, C)[:, D // 2:].neg_()
+            nn.init.zeros_(block.attn.c_proj.weight)
             nn.init.uniform_(block.mlp.c_fc.weight, -0.4 * s, 0.4 * s)
-            nn.init.zeros_(block.attn.c_proj.weight); nn.init.zeros_(block.mlp.c_proj.weight)
-            if block.attn.ve_gate is not None: nn.init.uniform_(block.attn.ve_gate.weight, 0.0, 0.02)
-        for ve in self.value_embeds.values(): nn.init.uniform_(ve.weight, -s, s)
-        if cfg.lambdas:
-            frac = torch.arange(L, dtype=torch.float32, device=self.resid_lambdas.device) / max(L - 1, 1)
-            self.resid_lambdas.copy_(1.15 - 0.10 * frac)
-            self.x0_lambdas.copy_(0.20 - 0.15 * frac)
-        if cfg.smear:
-            nn.init.uniform_(self.smear_gate.weight, 0.0, 0.02); nn.init.zeros_(self.smear_lambda)
+            nn.init.zeros_(block.mlp.c_proj.weight)
+        if cfg.lambdas:   # per layer in float64, then stored (as nanochat computes them)
+            self.resid_lambdas.copy_(torch.tensor([1.15 - 0.10 * i / max(L - 1, 1) for i in range(L)]))
+            self.x0_lambdas.copy_(torch.tensor([0.20 - 0.15 * i / max(L - 1, 1) for i in range(L)]))
+        if cfg.smear: nn.init.zeros_(self.smear_lambda)
         if cfg.backout: nn.init.constant_(self.backout_lambda, 0.2)
+        if cfg.smear: nn.init.uniform_(self.smear_gate.weight, 0.0, 0.02)
+        for ve in self.value_embeds.values(): nn.init.uniform_(ve.weight, -s, s)
+        for block in self.transformer.h:
+            if block.attn.ve_gate is not None: nn.init.uniform_(block.attn.ve_gate.weight, 0.0, 0.02)
         device = self.transformer.wte.weight.device
         dtype = dtype or _default_compute_dtype(device)
         self.cos, self.sin = rotary_tables(self.rotary_seq_len, cfg.head_dim, cfg.rope_base, device, dtype)
@@ -750,7 +754,11 @@ def forward(self: GPT, idx, targets=None, kv_cache=None, loss_reduction: str = "
             plan = [(b, masks[w]) for (b, _), w in zip(plan, self.window_sizes)]
 
     x = norm(self.transformer.wte(idx).to(dt))
-    if cfg.smear:   # x_t += lambda * sigmoid(w . x_t[:24]) * x_{t-1}
+    if cfg.smear and kv_cache is None and doc_ids is None:   # whole rows: the gate only where a previous token exists
+        # (nanochat's arithmetic to the bit: the gate's matmul over T-1 rows rounds differently than over T; see 15_nanochat)
+        gate = self.smear_lambda.to(dt) * torch.sigmoid(self.smear_gate(x[:, 1:, :cfg.smear_gate_channels]))
+        x = torch.cat([x[:, :1], x[:, 1:] + gate * x[:, :-1]], dim=1)
+    elif cfg.smear:   # x_t += lambda * sigmoid(w . x_t[:24]) * x_{t-1}
         first = x.new_zeros(B, 1, x.size(-1)) if kv_cache is None else kv_cache.prev_embedding
         prev = torch.cat([first, x[:, :-1]], dim=1)
         if doc_ids is not None:   # a document's first token has no previous token

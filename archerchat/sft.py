@@ -362,7 +362,7 @@ def sft_train(model=None, tokenizer=None, *, train_data: Task | None = None, val
         train_losses.append(train_loss.item())
         if log_every > 0 and step % log_every == 0:
             print0(f"step {step:05d} | {100 * frac:5.1f}% | loss {train_losses[-1]:.4f} | lrm {lrm:.2f} | {dt * 1000:.0f} ms | epoch {info['epoch']}")
-        if tracker is not None and step % 10 == 0:
+        if tracker is not None:               # every step: the loss curve of a short SFT is a few dozen points
             tracker.log({"train/loss": train_losses[-1], "train/lrm": lrm, "train/progress": frac}, step=step)
 
     summary = dict(step=step, val_loss=val_loss, min_val_loss=min(v for _, v in history), val_history=history,
@@ -375,6 +375,13 @@ def sft_train(model=None, tokenizer=None, *, train_data: Task | None = None, val
         save_checkpoint(out, step, model.state_dict(), opt.state_dict(), meta_out, rank=rank)
         summary["ckpt_dir"] = str(out)
         print0(f"saved SFT checkpoint step {step} to {out}")
+        if tracker is not None and rank == 0 and hasattr(tracker, "sync_checkpoint"):
+            # to the run's server (11), with the tokenizer a pulled model needs; stored after the base model's steps, so that
+            # a server keeping only its last N steps keeps the chat model. The optimizer state stays here (SFT is final).
+            from archerchat.telemetry import tokenizer_files
+            remote_step = (base_info.get("step") or 0) + step
+            tracker.sync_checkpoint([out / f"model_{step:06d}.pt", out / f"meta_{step:06d}.json"], remote_step, prefix="sft.")
+            tracker.sync_checkpoint(tokenizer_files(), remote_step, prefix="tokenizer.")
     return summary
 
 # %% ../nbs/06_sft_packing.ipynb #9afa52b4
@@ -477,7 +484,7 @@ def _parser():
     t.add_argument("--identity-file", default=None, help="JSONL identity conversations (default: base_dir()/identity_conversations.jsonl or the packaged one)")
     t.add_argument("--too-long", default="skip", choices=["skip", "truncate"])
     t.add_argument("--doc-mask", type=int, default=1, help="packed conversations do not attend to each other (0: they do, as in nanochat)")
-    t.add_argument("--tracker", default="", help="telemetry project name (empty: no tracking)")
+    t.add_argument("--tracker", default="", help="log to a separate run of this telemetry project (empty: to the base model's run)")
     e = sub.add_parser("eval", help="evaluate a chat (or base) model: accuracy per task and ChatCORE")
     e.add_argument("-i", "--source-kind", default="sft", choices=["base", "sft"], help="which checkpoints to load")
     e.add_argument("-g", "--model-tag", default=None); e.add_argument("-s", "--step", type=int, default=None)
@@ -490,6 +497,7 @@ def _parser():
     return ap
 
 def main(argv=None):
+    from archerchat.train import find_checkpoint_dir
     args = _parser().parse_args(argv)
     _, rank, _, _, device = compute_init(args.device_type or None)
     try:
@@ -499,6 +507,10 @@ def main(argv=None):
             if args.tracker:
                 from archerchat.telemetry import Tracker
                 tracker = Tracker(args.tracker, args.run, vars(args))
+            elif rank == 0:                 # by default SFT reports to the run of its base model (11: one run, every stage)
+                from archerchat.telemetry import stage_tracker
+                try: tracker = stage_tracker(find_checkpoint_dir("base", args.model_tag), "sft/")
+                except FileNotFoundError: tracker = None     # sft_train names the missing base checkpoint below
             s = sft_train(train_data=train, val_data=val, source=args.source, base_tag=args.model_tag, base_step=args.model_step,
                           load_optimizer=bool(args.load_optimizer), run=args.run, device=device, max_seq_len=args.max_seq_len,
                           device_batch_size=args.device_batch_size, total_batch_size=args.total_batch_size,
@@ -518,6 +530,11 @@ def main(argv=None):
                             num_samples=args.num_samples, max_new_tokens=args.max_new_tokens, temperature=args.temperature, top_k=args.top_k)
             print0(json.dumps(res))
             if args.out and rank == 0: Path(args.out).write_text(json.dumps(dict(results=res, step=meta.get("step")), indent=2))
+            if rank == 0:                   # each task and ChatCORE to the run of the base model
+                from archerchat.telemetry import log_stage
+                base_tag = ((meta.get("user_config") or {}).get("base") or {}).get("tag") if args.source_kind == "sft" else None
+                try: log_stage(find_checkpoint_dir("base", base_tag or args.model_tag), "chat_eval/", res, step=meta.get("step"))
+                except FileNotFoundError as e: print0(f"chat eval not reported to a run: {e}")
     finally:
         compute_cleanup()
 

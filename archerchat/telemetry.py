@@ -10,9 +10,11 @@ from pathlib import Path
 from fastcore.basics import patch
 
 # %% auto #0
-__all__ = ['NONFINITE', 'PANELS', 'json_value', 'json_config', 'decode_value', 'EndlexError', 'RetryableError', 'AuthError',
-           'EndlexClient', 'check_status', 'Tracker', 'init', 'sha256_file', 'download_checkpoint', 'load_metrics',
-           'load_reference', 'metric_series', 'plot_runs', 'save_figure', 'sync_run', 'main']
+__all__ = ['NONFINITE', 'SUMS', 'REPORT_FILES', 'PANELS', 'json_value', 'json_config', 'decode_value', 'EndlexError',
+           'RetryableError', 'AuthError', 'EndlexClient', 'check_status', 'Tracker', 'init', 'attach', 'sha256_file',
+           'list_runs', 'download_file', 'pull', 'download_checkpoint', 'stage_tracker', 'log_stage', 'base_eval_event',
+           'tokenizer_files', 'check_remote', 'load_metrics', 'load_reference', 'metric_series', 'plot_runs',
+           'save_figure', 'sync_run', 'main']
 
 # %% ../nbs/11_telemetry.ipynb #eca4e359
 NONFINITE = {"NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf}
@@ -78,8 +80,9 @@ class EndlexClient:
         self.url, self.token, self.timeout = url.rstrip("/"), token, timeout
         self._scheme, self._host, self._port, self._prefix = u.scheme, u.hostname, u.port, u.path.rstrip("/")
 
-    def request(self, method, path, *, query=None, body=None, length=None, headers=None, timeout=None, sink=None):
-        "Send one request; return `(status, headers, body_bytes)`. With `sink`, a 2xx body is streamed into `sink(bytes)`."
+    def request(self, method, path, *, query=None, body=None, length=None, headers=None, timeout=None, sink=None, start=None):
+        """Send one request; return `(status, headers, body_bytes)`. With `sink`, a 2xx body is streamed into `sink(bytes)`,
+        after `start(status, headers)` if given."""
         target = self._prefix + path + ("?" + urllib.parse.urlencode(query) if query else "")
         hdrs = {"User-Agent": "archerchat-telemetry", "Connection": "close", **(headers or {})}
         if self.token: hdrs["Authorization"] = f"Bearer {self.token}"
@@ -92,6 +95,7 @@ class EndlexClient:
             resp = conn.getresponse()
             rh = {k.lower(): v for k, v in resp.getheaders()}
             if sink is not None and 200 <= resp.status < 300:
+                if start is not None: start(resp.status, rh)
                 while chunk := resp.read(1 << 20): sink(chunk)
                 return resp.status, rh, b""
             return resp.status, rh, resp.read()
@@ -130,7 +134,8 @@ class Tracker:
                  url: str | None = None, token: str | None = None, force: bool = False, disabled: bool = False,
                  stamp_time: bool = True, batch_size: int = 100, flush_interval: float = 5.0, max_queue: int = 10_000,
                  retry_base: float = 0.5, retry_max: float = 30.0, timeout: float = 30.0,
-                 chunk_threshold: int | None = None, chunk_size: int | None = None, rank: int | None = None):
+                 chunk_threshold: int | None = None, chunk_size: int | None = None, rank: int | None = None,
+                 prefix: str = "", unreachable_wait: float = 15.0):
         self.project, self.name = project, name or time.strftime("run-%Y%m%d-%H%M%S")
         if not _NAME_RE.match(self.name):
             raise ValueError(f"run name {self.name!r} must be 1-128 characters of letters, digits, '.', '_' or '-'")
@@ -138,13 +143,15 @@ class Tracker:
         self.disabled = disabled or rank != 0
         self.config = json_config(config or {})
         self.stamp_time, self.batch_size, self.flush_interval = stamp_time, batch_size, flush_interval
+        self.prefix, self.unreachable_wait = prefix, unreachable_wait     # prefix: a later stage's keys, e.g. 'sft/'
         self.retry_base, self.retry_max = retry_base, retry_max
         env = os.environ
         self.chunk_threshold = chunk_threshold or int(env.get("ENDLEX_CHUNK_THRESHOLD", 64 << 20))
         self.chunk_size = chunk_size or int(env.get("ENDLEX_CHUNK_SIZE", 48 << 20))
         self.checkpoints = {}          # step -> {"files", "status", "error", "bytes_sent"}
+        self._chunks, self._sums = None, {}   # does the server take chunks (None: not asked yet); (step, prefix) -> {name: sha}
         self.stats = collections.Counter()
-        self._finished, self._said, self._lock = False, set(), threading.Lock()
+        self._finished, self._said, self._lock, self._ledger_lock = False, set(), threading.Lock(), threading.Lock()
         self._client = self._q = self._thread = self._ckpt_thread = None
         self.remote_state = "offline"
         if self.disabled: self.run_dir = None; return
@@ -168,6 +175,7 @@ class Tracker:
             self.remote_state = "connecting"
             self._thread = threading.Thread(target=self._metrics_loop, name="endlex-metrics", daemon=True)
             self._thread.start()
+            if (self.run_dir / "uploads.json").exists(): self._resume_uploads()   # a previous stage's unsent checkpoints
         atexit.register(self._atexit)
 
     def _say(self, key, msg):
@@ -181,7 +189,7 @@ class Tracker:
         if self.disabled: return
         if self._finished: return self._say("after-finish", f"log() after finish() on run {self.name}: event dropped")
         if not isinstance(data, dict): raise TypeError(f"Tracker.log expects a dict of name -> python number, got {type(data).__name__}")
-        ev = dict(data)
+        ev = {(k if k in ("step", "_t") else self.prefix + k): v for k, v in data.items()} if self.prefix else dict(data)
         if step is not None: ev["step"] = step
         if self.stamp_time and "_t" not in ev: ev["_t"] = time.time()
         try: line = json.dumps(ev, allow_nan=False, separators=(",", ":"))
@@ -207,6 +215,13 @@ def init(project: str = "archerchat", name: str | None = None, config=None, run_
     "wandb-style entry point: `run = telemetry.init(project=..., name=..., config=...)`."
     return Tracker(project, name, config, run_dir, **kwargs)
 
+def attach(run_dir, prefix: str = "", **kwargs) -> Tracker:
+    "A tracker on the run recorded in `run_dir/run.json`: same name, project, config and local file (a later stage of the run)."
+    meta = Path(run_dir) / "run.json"
+    if not meta.exists(): raise FileNotFoundError(f"{meta} not found: {run_dir} holds no run written by a Tracker (pretrain first)")
+    m = json.loads(meta.read_text())
+    return Tracker(m.get("project", "archerchat"), m["name"], m.get("config"), run_dir, prefix=prefix, **kwargs)
+
 # %% ../nbs/11_telemetry.ipynb #3f022e14
 @patch
 def flush(self: Tracker, timeout: float = 30.0) -> bool:
@@ -226,6 +241,8 @@ def finish(self: Tracker, timeout: float = 600.0):
     "Flush metrics, wait for checkpoint uploads, release the run on the server; warns (never raises) on what is left undone."
     if self.disabled or self._finished: return
     self._finished = True
+    if self._client is not None and not self._inited.is_set():   # never reached the server: the next stage or `sync` will
+        timeout = min(timeout, self.unreachable_wait)
     end = time.monotonic() + timeout
     if self._ckpt_thread is not None:
         self._ckpt_deadline = end
@@ -233,7 +250,8 @@ def finish(self: Tracker, timeout: float = 600.0):
         self._ckpt_thread.join(max(0.0, end - time.monotonic()))
         pending = [s for s, r in self.checkpoints.items() if r["status"] != "done"]
         if pending: self._say("ckpt-pending", f"checkpoint upload not complete for steps {pending} "
-                              f"({ {s: self.checkpoints[s]['status'] for s in pending} }); the local files are the copy")
+                              f"({ {s: self.checkpoints[s]['status'] for s in pending} }); they are listed in {self.run_dir / 'uploads.json'} and go "
+                              f"with the next stage of this run or `python -m archerchat.telemetry sync {self.run_dir}`")
     if self._thread is not None:
         self._deadline = end
         self._closing.set(); self._wake.set(); self._kick.set()
@@ -284,6 +302,9 @@ def _disable(self: Tracker, msg):
 @patch
 def _server_count(self: Tracker) -> int:
     "How many events the server holds for this run (a JSON array, or `{'events': [...]}`)."
+    info = self._client.call("GET", f"/api/runs/{_q(self.name)}", ok404=True) or {}
+    n = (info.get("summary") or {}).get("num_events")
+    if isinstance(n, int): return n                  # Endlex keeps this count cached: O(1) however long the run
     r = self._client.call("GET", f"/api/runs/{_q(self.name)}/metrics", ok404=True)
     if isinstance(r, dict): r = r.get("events", [])
     return len(r) if isinstance(r, list) else 0
@@ -291,13 +312,18 @@ def _server_count(self: Tracker) -> int:
 @patch
 def _connect(self: Tracker):
     "Create or resume the run on the server and learn how many of our lines it already has."
-    try: self._client.call("POST", f"/api/runs/{_q(self.name)}/init", json_body=self.config,
-                           query={"force": 1} if self._force else None)
+    init = lambda force: self._client.call("POST", f"/api/runs/{_q(self.name)}/init", json_body=self.config,
+                                           query={"project": self.project, **({"force": 1} if force else {})})
+    try: init(self._force)
     except (AuthError, RetryableError): raise
     except EndlexError as e:
-        if e.status == 409: raise EndlexError(f"run {self.name!r} exists on {self._client.url} with a different config; "
+        if e.status == 409 and self._same_config():   # our own run, still held by a writer that never finished (a crash)
+            self._say("takeover", f"run {self.name!r} is held on the server by a writer that never finished (a crashed "
+                      f"stage?) with this same config; continuing it")
+            init(True)
+        elif e.status == 409: raise EndlexError(f"run {self.name!r} exists on {self._client.url} with a different config; "
                                               f"use another name, or force=True to overwrite it", 409) from e
-        raise
+        else: raise
     self._force = False                       # overwrite once, then resume like any restart
     self._inited.set()
     n = self._server_count()
@@ -308,6 +334,12 @@ def _connect(self: Tracker):
     self._acked = min(max(0, n - self._base), self._n)
     if self.remote_state == "retrying": self._say(("up", self.stats["outages"]), f"Endlex reachable again; resyncing from event {self._acked}")
     self._synced, self.remote_state = True, "synced"
+
+@patch
+def _same_config(self: Tracker) -> bool:
+    "Does the server hold this run with exactly our config? (JSON equality, as the server compares.)"
+    info = self._client.call("GET", f"/api/runs/{_q(self.name)}", ok404=True) or {}
+    return info.get("config") == json.loads(json.dumps(self.config))
 
 @patch
 def _send_pending(self: Tracker):
@@ -389,9 +421,14 @@ def _file_slice(path, offset: int, n: int, piece: int = 1 << 20):
 
 def _step_str(step) -> str: return str(int(step)) if isinstance(step, numbers.Integral) or str(step).isdigit() else str(step)
 
+SUMS = "SHA256SUMS"     # the manifest uploaded with every checkpoint: `sha256sum -c` format, one line per file
+
+class _NoChunks(EndlexError): "The server has no chunked-upload endpoints (it answered 404/405)."
+
 @patch
-def sync_checkpoint(self: Tracker, paths, step) -> bool:
-    "Queue checkpoint files (a directory, a file, or a list of files) of `step` for upload; returns at once. True if queued."
+def sync_checkpoint(self: Tracker, paths, step, prefix: str = "") -> bool:
+    """Queue checkpoint files (a directory, a file, or a list of files) of `step` for upload; returns at once. True if queued.
+    On the server each file is named `prefix + name` (e.g. 'sft.' for SFT's files); `step=None`: the server's latest step."""
     if self.disabled or self._client is None or self._finished: return False
     if getattr(self, "_ckpt_off", False): return False
     files = []
@@ -401,29 +438,58 @@ def sync_checkpoint(self: Tracker, paths, step) -> bool:
         elif p.is_file(): files.append(p)
         else: self._say(("ckpt-missing", str(p)), f"sync_checkpoint: {p} does not exist; not uploaded")
     if not files: return False
-    self.checkpoints[step] = {"files": [f.name for f in files], "status": "queued", "error": None, "bytes_sent": 0}
+    lkey = f"{prefix}{'latest' if step is None else _step_str(step)}"      # its key in the ledger
+    ckey = step if not prefix and step is not None else lkey                      # its key in `self.checkpoints`
+    self._ledger(lkey, {"step": step, "prefix": prefix, "files": [str(f.resolve()) for f in files]})
+    self.checkpoints[ckey] = {"files": [prefix + f.name for f in files], "status": "queued", "error": None, "bytes_sent": 0}
     if self._ckpt_thread is None:
         import queue
         self._ckpt_q, self._ckpt_kick, self._ckpt_deadline = queue.Queue(), threading.Event(), math.inf
         self._ckpt_thread = threading.Thread(target=self._ckpt_loop, name="endlex-ckpt", daemon=True)
         self._ckpt_thread.start()
-    self._ckpt_q.put((step, files))
+    self._ckpt_q.put((ckey, lkey, step, prefix, files))
     return True
+
+@patch
+def _ledger(self: Tracker, key, rec):
+    "Record (or with `rec=None` clear) a pending upload in `run_dir/uploads.json`, so that a later tracker of the run sends it."
+    p = self.run_dir / "uploads.json"
+    with self._ledger_lock:                       # not `_lock`: file I/O here must never delay `log()`
+        try: led = json.loads(p.read_text()) if p.exists() else {}
+        except ValueError: led = {}
+        if rec is None: led.pop(key, None)
+        else: led[key] = rec
+        tmp = p.with_name(".uploads.json.tmp"); tmp.write_text(json.dumps(led, indent=1)); os.replace(tmp, p)
+
+@patch
+def _resume_uploads(self: Tracker):
+    "Queue the uploads an earlier tracker of this run left pending (server down, crash); files deleted since are dropped."
+    try: led = json.loads((self.run_dir / "uploads.json").read_text())
+    except ValueError: return
+    for key, rec in led.items():
+        files = [Path(f) for f in rec.get("files", []) if Path(f).exists()]
+        if len(files) < len(rec.get("files", [])):
+            self._say(("ledger-gone", key), f"pending upload {key}: {len(rec['files']) - len(files)} file(s) no longer exist locally")
+        if not files or not self.sync_checkpoint(files, rec.get("step"), rec.get("prefix", "")): self._ledger(key, None)
 
 @patch
 def _ckpt_loop(self: Tracker):
     while (job := self._ckpt_q.get()) is not None:
-        step, files = job
-        rec = self.checkpoints[step]
+        ckey, lkey, step, prefix, files = job
+        rec = self.checkpoints[ckey]
         if getattr(self, "_ckpt_off", False): rec["status"] = "skipped"; continue
         rec["status"] = "uploading"
-        try: self._upload_step(step, files); rec["status"] = "done"
+        try: self._upload_step(step, files, prefix, rec); rec["status"] = "done"; self._ledger(lkey, None)
         except AuthError as e:
             rec["status"], rec["error"], self._ckpt_off = "failed", str(e), True
             self._say("ckpt-auth", f"{e}. Checkpoint uploads are off; the local checkpoints are the copy.")
-        except Exception as e:
+        except RetryableError as e:       # past finish's deadline: stays in the ledger for the next stage or `sync`
             rec["status"], rec["error"] = "failed", f"{type(e).__name__}: {e}"
-            self._say(("ckpt-fail", step), f"checkpoint upload of step {step} failed: {rec['error']}; the local files are the copy")
+            self._say(("ckpt-fail", lkey), f"checkpoint upload {lkey} not done ({rec['error']}); it stays pending in {self.run_dir / 'uploads.json'}")
+        except Exception as e:            # refused for good (4xx, a file missing after upload): do not retry it forever
+            rec["status"], rec["error"] = "failed", f"{type(e).__name__}: {e}"
+            self._ledger(lkey, None)
+            self._say(("ckpt-fail", lkey), f"checkpoint upload {lkey} failed: {rec['error']}; the local files are the copy")
 
 @patch
 def _retrying(self: Tracker, fn, what):
@@ -439,49 +505,84 @@ def _retrying(self: Tracker, fn, what):
             if self._ckpt_kick.wait(delay * random.uniform(0.5, 1.0)): self._ckpt_kick.clear()
 
 @patch
-def _upload_step(self: Tracker, step, files):
-    sums = {f.name: sha256_file(f) for f in files}
+def _latest_remote_step(self: Tracker) -> int:
+    "The highest checkpoint step the server lists for this run (0 if none): where a run's report files go."
+    info = self._client.call("GET", f"/api/runs/{_q(self.name)}", ok404=True) or {}
+    return max([_step_num(c.get("step")) or 0 for c in info.get("checkpoints") or []], default=0)
+
+@patch
+def _upload_step(self: Tracker, step, files, prefix, rec):
+    "Hash, upload (large files alone, small ones together, the SHA256SUMS manifest last), then check the server's listing."
+    names = {f: prefix + f.name for f in files}
+    sums = {names[f]: sha256_file(f) for f in files}
     while not self._inited.wait(0.2):                    # the metrics thread creates the run on the server first
         if self.remote_state == "disabled": raise EndlexError("the remote is disabled (see above)")
         if time.monotonic() > self._ckpt_deadline: raise RetryableError(f"run {self.name} was never created on the server")
-    self.checkpoints[step]["sha256"] = sums
-    small, group, size = [], [], 0
+    if step is None: step = self._retrying(self._latest_remote_step, "listing the run's checkpoints")
+    rec["sha256"], rec["step"] = sums, step
+    acc = self._sums.setdefault((_step_str(step), prefix), {}); acc.update(sums)
+    manifest = (prefix + SUMS, "".join(f"{h}  {n}\n" for n, h in sorted(acc.items())).encode())
+    groups, group, size = [], [], 0
     for f in files:
         s = f.stat().st_size
         if s > self.chunk_threshold:
-            self._retrying(lambda f=f, s=s: self._upload_chunked(step, f, s, sums[f.name]), f"upload of {f.name} (step {step})")
-            continue
-        if group and size + s > self.chunk_threshold: small.append(group); group, size = [], 0
-        group.append(f); size += s
-    if group: small.append(group)
-    for g in small: self._retrying(lambda g=g: self._upload_multipart(step, g, sums), f"upload of step {step}")
+            if self._chunks is not False:
+                try:
+                    self._retrying(lambda f=f, s=s: self._upload_chunked(step, f, names[f], s, sums[names[f]], rec), f"upload of {f.name} (step {step})")
+                    continue
+                except _NoChunks:
+                    self._chunks = False
+                    self._say("no-chunks", f"{self._client.url} has no chunked uploads; large files go as one streamed multipart POST each")
+            groups.append([(names[f], f)]); continue
+        if group and size + s > self.chunk_threshold: groups.append(group); group, size = [], 0
+        group.append((names[f], f)); size += s
+    groups.append(group + [manifest])
+    for g in groups: self._retrying(lambda g=g: self._upload_multipart(step, g, sums, rec), f"upload of {', '.join(n for n, _ in g)} (step {step})")
+    def verify():
+        info = self._client.call("GET", f"/api/runs/{_q(self.name)}", ok404=True) or {}
+        missing = sorted((set(sums) | {manifest[0]}) - set(_step_files(info.get("checkpoints"), step) or []))
+        if missing: raise EndlexError(f"after the upload of step {step} the server does not list {missing} (pruned by its retention?)")
+    self._retrying(verify, f"checking step {step} on the server")
 
 @patch
-def _upload_multipart(self: Tracker, step, files, sums):
-    "One streamed multipart/form-data POST of small files, with their sha256 in X-Endlex-Checksums."
+def _upload_multipart(self: Tracker, step, parts, sums, rec):
+    "One streamed multipart/form-data POST of `parts` [(name, path or bytes)], their sha256 in X-Endlex-Checksums; memory-flat."
     boundary = uuid.uuid4().hex
-    heads = [(f'--{boundary}\r\nContent-Disposition: form-data; name="files"; filename="{f.name}"\r\n'
-              f'Content-Type: application/octet-stream\r\n\r\n').encode() for f in files]
+    heads = [(f'--{boundary}\r\nContent-Disposition: form-data; name="files"; filename="{n}"\r\n'
+              f'Content-Type: application/octet-stream\r\n\r\n').encode() for n, _ in parts]
     tail = f"--{boundary}--\r\n".encode()
-    sizes = [f.stat().st_size for f in files]
+    sizes = [len(src) if isinstance(src, bytes) else src.stat().st_size for _, src in parts]
     def body():
-        for h, f, s in zip(heads, files, sizes): yield h; yield from _file_slice(f, 0, s); yield b"\r\n"
+        for h, (_, src), s in zip(heads, parts, sizes):
+            yield h
+            if isinstance(src, bytes): yield src
+            else: yield from _file_slice(src, 0, s)
+            yield b"\r\n"
         yield tail
     length = sum(len(h) + s + 2 for h, s in zip(heads, sizes)) + len(tail)
     status, _, data = self._client.request("POST", f"/api/runs/{_q(self.name)}/ckpt/{_q(_step_str(step))}", body=body(), length=length,
         headers={"Content-Type": f"multipart/form-data; boundary={boundary}",
-                 "X-Endlex-Checksums": json.dumps({f.name: sums[f.name] for f in files})}, timeout=max(60.0, length / 1e6))
+                 "X-Endlex-Checksums": json.dumps({n: sums[n] for n, _ in parts if n in sums})}, timeout=max(60.0, length / 1e6))
     check_status(status, data, f"checkpoint upload of step {step}")
-    self.checkpoints[step]["bytes_sent"] += length
+    rec["bytes_sent"] += length
+    try: written = json.loads(data).get("written") or {}
+    except (ValueError, AttributeError): written = {}
+    short = {n: (written[n], s) for (n, _), s in zip(parts, sizes) if n in written and written[n] != s}
+    if short: raise RetryableError(f"the server stored {short} (bytes stored, bytes sent) for step {step}; sending again")
 
 @patch
-def _upload_chunked(self: Tracker, step, path, size, sha):
-    "Sequential chunks of one large file, resuming from the offset the server reports."
-    base = f"/api/runs/{_q(self.name)}/ckpt/{_q(_step_str(step))}/files/{_q(path.name)}"
-    st = self._client.call("GET", base + "/status", ok404=True) or {}
+def _upload_chunked(self: Tracker, step, path, name, size, sha, rec):
+    "Sequential chunks of one large file, resuming from the offset the server reports; `_NoChunks` if the server has none."
+    base = f"/api/runs/{_q(self.name)}/ckpt/{_q(_step_str(step))}/files/{_q(name)}"
+    status, _, data = self._client.request("GET", base + "/status")
+    if status in (404, 405): raise _NoChunks(f"{self._client.url} serves no chunked uploads", status)
+    check_status(status, data, f"upload status of {name}")
+    self._chunks = True
+    try: st = json.loads(data) if data else {}
+    except ValueError: st = {}
     off = int(st.get("offset") or 0)
     if st.get("complete") and off == size and st.get("sha256") in (None, sha): return
-    if off > size: raise EndlexError(f"the server holds {off} bytes of {path.name} but the file has {size}; delete the partial upload on the server")
+    if off > size: raise EndlexError(f"the server holds {off} bytes of {name} but the file has {size}; delete the partial upload on the server")
     restarted, stalls = False, 0
     while True:
         n = min(self.chunk_size, size - off)
@@ -491,76 +592,233 @@ def _upload_chunked(self: Tracker, step, path, size, sha):
         try: r = json.loads(data) if data else {}
         except ValueError: r = {}
         if 200 <= status < 300:
-            self.checkpoints[step]["bytes_sent"] += n
+            rec["bytes_sent"] += n
             off = int(r.get("offset", off + n)); stalls = 0
             if r.get("complete") or off >= size: return
+        elif status in (404, 405): raise _NoChunks(f"{self._client.url} refused a chunk ({status})", status)
         elif status == 409 and "offset" in r:
             stalls += 1
-            if stalls > 3: raise EndlexError(f"{path.name}: the server keeps asking for offset {r['offset']} without progress")
+            if stalls > 3: raise EndlexError(f"{name}: the server keeps asking for offset {r['offset']} without progress")
             off = int(r["offset"])
         elif status in (400, 422) and "sha" in str(r).lower() and not restarted:
             restarted, off = True, 0       # server discarded a corrupt upload: send the file once more from the start
-        else: check_status(status, data, f"chunk {off}+{n} of {path.name} (step {step})"); raise EndlexError(f"unexpected answer {status}")
+        else: check_status(status, data, f"chunk {off}+{n} of {name} (step {step})"); raise EndlexError(f"unexpected answer {status}")
 
 # %% ../nbs/11_telemetry.ipynb #7cb8ed82
 def _step_num(s):
     m = re.search(r"\d+", str(s))
     return int(m.group()) if m else None
 
-def _manifest(checkpoints, step) -> dict | None:
-    "Files of `step` in a run's checkpoint listing, as name -> {size, sha256}; accepts the listing shapes Endlex uses."
-    if isinstance(checkpoints, dict): checkpoints = [{"step": k, "files": v} for k, v in checkpoints.items()]
+def _step_files(checkpoints, step) -> list[str] | None:
+    "Names of the files of `step` in a run's checkpoint listing (`[{'step': 'step_000006', 'files': [...]}]`), None if absent."
     for c in checkpoints or []:
-        if _step_num(c.get("step")) != _step_num(step): continue
-        files = c.get("files") or {}
-        if isinstance(files, dict): return {k: (v if isinstance(v, dict) else {}) for k, v in files.items()}
-        return {(f if isinstance(f, str) else f.get("name") or f.get("file") or f.get("filename")): ({} if isinstance(f, str) else f) for f in files}
+        if _step_num(c.get("step")) == _step_num(step):
+            return [f if isinstance(f, str) else f.get("name") for f in c.get("files") or []]
     return None
 
-def download_checkpoint(run: str, step, dest, *, url: str | None = None, token: str | None = None,
-                        files: list[str] | None = None, timeout: float = 60.0, retries: int = 3) -> list[Path]:
-    "Download the checkpoint files of `run` at `step` into `dest`, verifying each sha256; returns the paths."
-    url = url or os.environ.get("ENDLEX_URL")
-    if not url: raise ValueError("download_checkpoint needs the Endlex server: pass url= or set ENDLEX_URL")
-    cl = EndlexClient(url, os.environ.get("ENDLEX_TOKEN") if token is None else token, timeout)
-    def retry(fn):
-        for i in range(retries):
-            try: return fn()
-            except RetryableError:
-                if i == retries - 1: raise
-                time.sleep(0.5 * 2 ** i)
-    info = retry(lambda: cl.call("GET", f"/api/runs/{_q(run)}", ok404=True))
-    if info is None: raise EndlexError(f"run {run!r} not found on {url}", 404)
-    man = _manifest(info.get("checkpoints"), step)
-    if man is None and not files:
-        have = [c.get("step") for c in info.get("checkpoints") or []] if isinstance(info.get("checkpoints"), list) else info.get("checkpoints")
-        raise FileNotFoundError(f"run {run!r} on {url} has no checkpoint for step {step} (it has {have})")
-    man, dest = man or {}, Path(dest)
-    dest.mkdir(parents=True, exist_ok=True)
-    out = []
-    for name in files or list(man):
-        want, target = man.get(name, {}).get("sha256"), dest / name
-        out.append(target)
-        if want and target.exists() and sha256_file(target) == want: continue
-        tmp = dest / f".{name}.part"
-        def fetch():
-            h = hashlib.sha256()
-            try:
-                with open(tmp, "wb") as f:
-                    status, hdr, data = cl.request("GET", f"/api/runs/{_q(run)}/ckpt/{_q(_step_str(step))}/{_q(name)}",
-                                                   sink=lambda b: (f.write(b), h.update(b)))
-                check_status(status, data, f"download of {name} (run {run}, step {step})")
-            except Exception: tmp.unlink(missing_ok=True); raise
-            return h.hexdigest(), hdr.get("x-endlex-sha256") or None
-        got, header = retry(fetch)
-        want = want or header
-        if not want: tmp.unlink(); raise EndlexError(f"the server gave no sha256 for {name}; refusing an unverified file")
-        if got != want or (header and header != got):
-            tmp.unlink()
-            raise EndlexError(f"sha256 mismatch for {name} of run {run} step {step}: expected {want[:16]}…, "
-                              f"the downloaded bytes hash to {got[:16]}…; the file was not saved")
-        os.replace(tmp, target)
+def _parse_sums(text: str) -> dict[str, str]:
+    "name -> sha256 from a SHA256SUMS file (`sha256sum` format: `<hex>  <name>`, or `<hex> *<name>`)."
+    out = {}
+    for line in text.splitlines():
+        m = re.fullmatch(r"([0-9a-f]{64}) [ *](.+)", line.strip())
+        if m: out[m.group(2)] = m.group(1)
     return out
+
+def _client_for(url, token, timeout=60.0) -> EndlexClient:
+    url = url or os.environ.get("ENDLEX_URL")
+    if not url: raise ValueError("this needs the Endlex server: pass --url (url=) or set ENDLEX_URL (and ENDLEX_TOKEN)")
+    return EndlexClient(url, os.environ.get("ENDLEX_TOKEN") if token is None else token, timeout)
+
+def _retry(fn, retries: int = 4, base: float = 0.5):
+    for i in range(retries):
+        try: return fn()
+        except RetryableError:
+            if i == retries - 1: raise
+            time.sleep(base * 2 ** i)
+
+def list_runs(url: str | None = None, token: str | None = None) -> list[dict]:
+    "The server's runs: `[{name, project, num_events, last_updated, ...}]`."
+    cl = _client_for(url, token)
+    return _retry(lambda: cl.call("GET", "/api/runs")) or []
+
+def _run_info(cl: EndlexClient, run: str) -> dict:
+    info = _retry(lambda: cl.call("GET", f"/api/runs/{_q(run)}", ok404=True))
+    if info is None:
+        names = [r.get("name") for r in _retry(lambda: cl.call("GET", "/api/runs")) or []]
+        raise FileNotFoundError(f"run {run!r} not found on {cl.url}; the runs there: {names or 'none'}")
+    return info
+
+def _fetch_small(cl, run, step, name) -> bytes:
+    "A small file of a checkpoint (a SHA256SUMS manifest) in memory."
+    def get():
+        chunks = []
+        status, _, data = cl.request("GET", f"/api/runs/{_q(run)}/ckpt/{_q(_step_str(step))}/{_q(name)}", sink=chunks.append)
+        check_status(status, data, f"download of {name} (run {run}, step {step})")
+        return b"".join(chunks)
+    return _retry(get)
+
+def download_file(cl: EndlexClient, run: str, step, name: str, target, sha256: str, retries: int = 4) -> Path:
+    """Stream file `name` of checkpoint `step` into `target`, through `target.part`: an interrupted download resumes with a
+    Range request; the file is renamed into place only if its sha256 is `sha256`, else the partial file is removed."""
+    target = Path(target); target.parent.mkdir(parents=True, exist_ok=True)
+    part = target.with_name(target.name + ".part")
+    path = f"/api/runs/{_q(run)}/ckpt/{_q(_step_str(step))}/{_q(name)}"
+    for i in range(retries):
+        have = part.stat().st_size if part.exists() else 0
+        h = hashlib.sha256()
+        if have:
+            with open(part, "rb") as f:
+                while b := f.read(1 << 22): h.update(b)
+        state = {"h": h, "f": None}
+        def start(status, hdr):
+            if status != 206: state["h"] = hashlib.sha256()   # the whole file came (no Range support): from byte 0
+            state["f"] = open(part, "ab" if status == 206 else "wb")
+        def sink(b): state["f"].write(b); state["h"].update(b)
+        try:
+            status, hdr, data = cl.request("GET", path, headers={"Range": f"bytes={have}-"} if have else None, sink=sink, start=start)
+        except RetryableError:
+            if i == retries - 1: raise
+            time.sleep(0.5 * 2 ** i); continue
+        finally:
+            if state["f"] is not None: state["f"].close()
+        if status == 416: pass                    # the part is already whole
+        elif status == 404: raise FileNotFoundError(f"{name} of run {run} step {step} is not on the server")
+        else: check_status(status, data, f"download of {name} (run {run}, step {step})")
+        got = state["h"].hexdigest()
+        if got != sha256:
+            part.unlink(missing_ok=True)
+            raise EndlexError(f"sha256 mismatch for {name} (run {run}, step {step}): SHA256SUMS says {sha256[:16]}…, the "
+                              f"downloaded bytes hash to {got[:16]}…; the partial file was removed and {target} not written")
+        os.replace(part, target)
+        return target
+
+def _kind(name: str) -> tuple[str, str]:
+    "A server file name -> (kind, local name): 'sft.x' -> ('sft', 'x'), 'tokenizer.x', 'report.x'; anything else is 'base'."
+    for k in ("sft", "tokenizer", "report"):
+        if name.startswith(k + "."): return k, name[len(k) + 1:]
+    return "base", name
+
+def _local_target(kind: str, local: str, tag: str, base: Path) -> Path:
+    "Where a pulled file goes in the local layout: base/sft checkpoints of `tag`, the tokenizer, the run's report."
+    return {"base": base / "base_checkpoints" / tag, "report": base / "base_checkpoints" / tag,
+            "sft": base / "sft_checkpoints" / tag, "tokenizer": base / "tokenizer"}[kind] / local
+
+def _is_optim(local: str) -> bool: return re.fullmatch(r"rank\d+_\d+\.pt", local) is not None
+
+def pull(run: str, step: int | None = None, *, every: bool = False, with_optim: bool = False, tag: str | None = None,
+         base_dir=None, force: bool = False, url: str | None = None, token: str | None = None, log=print) -> list[Path]:
+    """Download a run's checkpoints into the local layout under `base_dir` (default `$ARCHERCHAT_BASE_DIR`): by default the
+    latest base and SFT checkpoints, the tokenizer and the report; `step`: that step's files; `every`: all of them.
+    Every file is verified against the SHA256SUMS uploaded with it; optimizer state only with `with_optim`."""
+    cl = _client_for(url, token)
+    if base_dir is None:
+        from .common import base_dir as _bd
+        base_dir = _bd()
+    base, tag = Path(base_dir), tag or run
+    ck = _run_info(cl, run).get("checkpoints") or []
+    steps = {_step_num(c.get("step")): [f for f in c.get("files") or [] if isinstance(f, str)] for c in ck}
+    if not steps: raise FileNotFoundError(f"run {run!r} on {cl.url} has no checkpoints yet")
+    if step is not None and int(step) not in steps:
+        raise FileNotFoundError(f"run {run!r} on {cl.url} has no checkpoint at step {step}; its steps: {sorted(steps)}")
+    want: dict[int, set] = {}                            # step -> kinds to take from it
+    if step is not None: want[int(step)] = {"base", "sft", "tokenizer", "report"}
+    elif every: want = {s: {"base", "sft", "tokenizer", "report"} for s in steps}
+    else:
+        for kind in ("base", "sft", "tokenizer", "report"):
+            has = [s for s, fs in steps.items() if any(_kind(f)[0] == kind and not f.endswith(SUMS) for f in fs)]
+            if has: want.setdefault(max(has), set()).add(kind)
+    out = []
+    for s in sorted(want):
+        sums = {}
+        for f in steps[s]:
+            if f.endswith(SUMS): sums.update(_parse_sums(_fetch_small(cl, run, s, f).decode("utf-8", "replace")))
+        for f in steps[s]:
+            kind, local = _kind(f)
+            if f.endswith(SUMS) or kind not in want[s] or (_is_optim(local) and not with_optim): continue
+            if f not in sums: raise EndlexError(f"{f} of run {run} step {s} has no sha256 on the server (no SHA256SUMS lists it); "
+                                                f"refusing an unverified file")
+            target = _local_target(kind, local, tag, base)
+            if target.exists():
+                if sha256_file(target) == sums[f]: out.append(target); log(f"have     {target}"); continue
+                if not force: raise FileExistsError(f"{target} exists and differs from {f} of run {run} step {s}; "
+                                                    f"move it away, pull with another --tag, or pass --force to replace it")
+            out.append(download_file(cl, run, s, f, target, sums[f])); log(f"verified {target}")
+    return out
+
+def download_checkpoint(run: str, step, dest, *, url: str | None = None, token: str | None = None) -> list[Path]:
+    "Download every file of checkpoint `step` of `run` (names as on the server) into `dest`, each verified; returns the paths."
+    cl = _client_for(url, token)
+    ck = _run_info(cl, run).get("checkpoints") or []
+    files = _step_files(ck, step)
+    if files is None:
+        raise FileNotFoundError(f"run {run!r} on {cl.url} has no checkpoint at step {step}; its steps: {[_step_num(c.get('step')) for c in ck]}")
+    sums = {}
+    for f in files:
+        if f.endswith(SUMS): sums.update(_parse_sums(_fetch_small(cl, run, step, f).decode("utf-8", "replace")))
+    out = []
+    for f in files:
+        if f.endswith(SUMS): continue
+        if f not in sums: raise EndlexError(f"{f} of run {run} step {step} has no sha256 on the server; refusing an unverified file")
+        out.append(download_file(cl, run, step, f, Path(dest) / f, sums[f]))
+    return out
+
+# %% ../nbs/11_telemetry.ipynb #5e1a9c02
+def stage_tracker(run_dir, prefix: str, rank: int | None = None, **kwargs) -> Tracker | None:
+    "A tracker for a later stage of the run in `run_dir`, its keys under `prefix`; None on ranks other than 0 or without a run there."
+    rank = int(os.environ.get("RANK", 0)) if rank is None else rank
+    if rank != 0: return None
+    if not (Path(run_dir) / "run.json").exists():
+        print(f"[archerchat.telemetry] {run_dir} holds no run.json (not pretrained by archerchat.train?); "
+              f"this stage ({prefix.rstrip('/.')}) is not tracked", file=sys.stderr, flush=True)
+        return None
+    return attach(run_dir, prefix, **kwargs)
+
+def log_stage(run_dir, prefix: str, event: dict | None = None, step: int | None = None, files=(), files_step=None,
+              files_prefix: str = "", timeout: float = 600.0) -> Tracker | None:
+    "Report one stage's results (`event`, its keys under `prefix`) and files (under `files_prefix`) to the run in `run_dir`."
+    t = stage_tracker(run_dir, prefix)
+    if t is None: return None
+    if event: t.log(event, step=step)
+    if files: t.sync_checkpoint(files, files_step, prefix=files_prefix)
+    t.finish(timeout)
+    return t
+
+def base_eval_event(r: dict) -> dict:
+    "The metrics of an `evaluate_base` result: val bpb, CORE and each task's centred score (pretraining's key names)."
+    core = r.get("core") or {}
+    ev = {"val_bpb": r.get("val_bpb"), "core_metric": core.get("core_metric"),
+          **{f"core/{t}": v for t, v in (core.get("centered_results") or {}).items()}}
+    return {k: v for k, v in ev.items() if v is not None}
+
+def tokenizer_files() -> list[Path]:
+    "The trained tokenizer's files (`base_dir()/tokenizer`): they go up with the run's checkpoints, a pulled model needs them."
+    from .common import base_dir
+    from .tokenizer import TOKENIZER_FILE, TOKEN_BYTES_FILE
+    d = base_dir() / "tokenizer"
+    return [p for p in (d / TOKENIZER_FILE, d / TOKEN_BYTES_FILE) if p.exists()]
+
+REPORT_FILES = ("report.md", "curves.png", "chat_eval.json")   # what the report stage sends, from the run directory
+
+def check_remote(name: str, url: str | None = None, token: str | None = None) -> str:
+    """Once, at the start of a pipeline: check `ENDLEX_URL`/`ENDLEX_TOKEN` with a harmless write (`finish` of run `name`,
+    which also frees the run from a writer that crashed). Returns 'offline' (no URL), 'ok', 'unreachable' (the stages retry
+    in the background) or 'refused': then `ENDLEX_URL` is removed from `os.environ`, so every stage logs locally only."""
+    url = os.environ.get("ENDLEX_URL", "") if url is None else url
+    if not url: return "offline"
+    say = lambda m: print(f"[archerchat.telemetry] {m}", file=sys.stderr, flush=True)
+    try:
+        cl = EndlexClient(url, os.environ.get("ENDLEX_TOKEN") if token is None else token, timeout=10.0)
+        cl.call("POST", f"/api/runs/{_q(name)}/finish", ok404=True)
+    except (AuthError, ValueError) as e:
+        say(f"{e}. Run {name} goes on with local logging only (every metric and checkpoint stays in its run directory; "
+            f"fix the token and send them with `python -m archerchat.telemetry sync RUN_DIR`)")
+        os.environ.pop("ENDLEX_URL", None); return "refused"
+    except RetryableError as e:
+        say(f"Endlex is unreachable ({e}); training goes on, the stages keep retrying in the background and whatever "
+            f"is not sent waits in the run directory"); return "unreachable"
+    except EndlexError as e: say(f"Endlex answered {e}; the stages will try anyway"); return "unreachable"
+    print(f"Endlex {url}: token accepted; run {name} reports there", flush=True)
+    return "ok"
 
 # %% ../nbs/11_telemetry.ipynb #ef3ca6b0
 PANELS = [  # (y key, x key, title)
@@ -651,33 +909,38 @@ def save_figure(fig, out, curves=None):
 
 # %% ../nbs/11_telemetry.ipynb #b33dfc18
 def sync_run(run_dir, url: str | None = None, token: str | None = None, timeout: float = 600.0) -> Tracker:
-    "Re-send a run directory's metrics.jsonl to the server (whatever it is missing); returns the finished tracker."
-    meta = Path(run_dir) / "run.json"
-    if not meta.exists(): raise FileNotFoundError(f"{meta} not found: pass a run directory written by Tracker")
-    m = json.loads(meta.read_text())
+    "Re-send what the server is missing of a run directory: its metrics.jsonl and its pending checkpoint uploads; the finished tracker."
     url = url or os.environ.get("ENDLEX_URL")
     if not url: raise ValueError("sync needs the Endlex server: pass --url or set ENDLEX_URL")
-    t = Tracker(m.get("project", "archerchat"), m["name"], m.get("config"), run_dir, url=url, token=token)
+    t = attach(run_dir, url=url, token=token, unreachable_wait=timeout)
     t.finish(timeout)
     return t
 
 def main(argv=None):
     "Entry point of `python -m archerchat.telemetry`."
     import argparse
-    ap = argparse.ArgumentParser(prog="python -m archerchat.telemetry", description="ArcherChat telemetry: plots, resync, checkpoint pull")
+    ap = argparse.ArgumentParser(prog="python -m archerchat.telemetry", description="ArcherChat telemetry: plots, resync, list and pull runs")
     sub = ap.add_subparsers(dest="cmd", required=True)
     p = sub.add_parser("plot", help="draw the standard panels of one or several runs")
     p.add_argument("runs", nargs="+", help="run directories (holding metrics.jsonl) or jsonl files")
     p.add_argument("--ref", action="append", default=[], help="reference curves (jsonl of the same schema); repeatable")
     p.add_argument("--out", default=None, help="output .png or .html (default: RUN_DIR/metrics.png of the first run)")
     p.add_argument("--title", default=None)
-    s = sub.add_parser("sync", help="re-send a run's local metrics to the Endlex server")
+    s = sub.add_parser("sync", help="re-send a run's local metrics and pending checkpoint uploads to the Endlex server")
     s.add_argument("run_dir"); s.add_argument("--url"); s.add_argument("--token")
-    d = sub.add_parser("pull", help="download and verify a checkpoint")
-    d.add_argument("run"); d.add_argument("step"); d.add_argument("dest"); d.add_argument("--url"); d.add_argument("--token")
+    l = sub.add_parser("list", help="the runs on the Endlex server")
+    l.add_argument("--url"); l.add_argument("--token")
+    d = sub.add_parser("pull", help="download a run's checkpoints (latest base and SFT, tokenizer, report) into $ARCHERCHAT_BASE_DIR, verified")
+    d.add_argument("run"); d.add_argument("--step", type=int, default=None, help="only this step's files (as the server lists it)")
+    d.add_argument("--all", action="store_true", help="every step, not only the latest base and SFT checkpoints")
+    d.add_argument("--with-optim", action="store_true", help="also the optimizer state (rank*_*.pt), to resume training")
+    d.add_argument("--tag", default=None, help="local checkpoint tag (default: the run name)")
+    d.add_argument("--base-dir", default=None, help="default $ARCHERCHAT_BASE_DIR")
+    d.add_argument("--force", action="store_true", help="replace local files that differ")
+    d.add_argument("--url"); d.add_argument("--token")
     a = ap.parse_args(argv)
     try: return _run_cli(a)
-    except (EndlexError, FileNotFoundError, ValueError) as e:
+    except (EndlexError, FileNotFoundError, FileExistsError, ValueError) as e:
         print(f"error: {e}", file=sys.stderr); return 1
 
 def _run_cli(a):
@@ -688,10 +951,21 @@ def _run_cli(a):
         print(f"wrote {out}")
     elif a.cmd == "sync":
         t = sync_run(a.run_dir, a.url, a.token)
-        print(f"run {t.name}: server has {t._acked} of {t._n} events ({t.remote_state})")
-        return 0 if t.remote_state == "finished" else 1
+        left = {k: r["status"] for k, r in t.checkpoints.items() if r["status"] != "done"}
+        print(f"run {t.name}: server has {t._acked} of {t._n} events ({t.remote_state}); checkpoint uploads "
+              f"{len(t.checkpoints) - len(left)} done" + (f", not done: {left}" if left else ""))
+        return 0 if t.remote_state == "finished" and not left else 1
+    elif a.cmd == "list":
+        rows = list_runs(a.url, a.token)
+        print(f"{'run':32} {'project':16} {'events':>8}  last update")
+        for r in rows:
+            t = r.get("last_updated")
+            print(f"{r.get('name', ''):32} {r.get('project') or '':16} {r.get('num_events', 0):>8}  "
+                  f"{time.strftime('%Y-%m-%d %H:%M', time.localtime(t)) if t else '-'}")
     elif a.cmd == "pull":
-        for p in download_checkpoint(a.run, a.step, a.dest, url=a.url, token=a.token): print(f"verified {p}")
+        got = pull(a.run, a.step, every=a.all, with_optim=a.with_optim, tag=a.tag, base_dir=a.base_dir, force=a.force,
+                   url=a.url, token=a.token)
+        print(f"{len(got)} file(s) of run {a.run} verified under {Path(a.base_dir) if a.base_dir else 'ARCHERCHAT_BASE_DIR'}")
     return 0
 
 # %% ../nbs/11_telemetry.ipynb #7c849b45

@@ -18,10 +18,10 @@ from .data import split_shards
 
 # %% auto #0
 __all__ = ['SPLIT_PATTERN', 'SPECIAL_TOKENS', 'FORMAT_MAGIC', 'FORMAT_VERSION', 'TOKENIZER_FILE', 'TOKEN_BYTES_FILE',
-           'get_pair_counts', 'merge_pair', 'best_pair', 'train_bpe_on_bytes', 'merges_to_vocab', 'to_utf8',
-           'train_bpe_naive', 'safe_pieces', 'count_chunks', 'learn_merges', 'merges_to_ranks', 'Tokenizer',
-           'get_tokenizer', 'get_token_bytes', 'iter_texts', 'train_tokenizer', 'bytes_per_token', 'train_rustbpe',
-           'eval_tokenizer', 'main']
+           'NANOCHAT_TOKENIZER_FILE', 'get_pair_counts', 'merge_pair', 'best_pair', 'train_bpe_on_bytes',
+           'merges_to_vocab', 'to_utf8', 'train_bpe_naive', 'safe_pieces', 'count_chunks', 'learn_merges',
+           'merges_to_ranks', 'Tokenizer', 'get_tokenizer', 'get_token_bytes', 'load_nanochat_tokenizer', 'iter_texts',
+           'train_tokenizer', 'bytes_per_token', 'train_rustbpe', 'eval_tokenizer', 'main']
 
 # %% ../nbs/00_tokenizer.ipynb #3f39130a
 def get_pair_counts(ids, counts: Counter | None = None) -> Counter:
@@ -435,6 +435,72 @@ def get_token_bytes(device="cpu") -> torch.Tensor:
     path = base_dir() / "tokenizer" / TOKEN_BYTES_FILE
     tb = torch.load(path, map_location="cpu") if path.exists() else get_tokenizer().token_bytes()
     return tb.to(device)
+
+# %% ../nbs/00_tokenizer.ipynb #1173436e
+import pickle
+
+NANOCHAT_TOKENIZER_FILE = "tokenizer.pkl"
+
+class _EncodingState:
+    "What the restricted unpickler builds instead of a `tiktoken.Encoding`: just the state it was pickled with."
+    def __setstate__(self, state): self.state = state
+
+class _NanochatUnpickler(pickle.Unpickler):
+    "Unpickles nanochat's `tokenizer.pkl` and nothing else: the only class it may name is `tiktoken.core.Encoding`."
+    def find_class(self, module, name):
+        if (module, name) == ("tiktoken.core", "Encoding"): return _EncodingState
+        raise pickle.UnpicklingError(f"refusing to load {module}.{name}: a nanochat tokenizer.pkl holds one "
+                                     "tiktoken.core.Encoding and nothing else")
+
+def _from_tiktoken_state(cls, state: dict, source: str = "tiktoken") -> Tokenizer:
+    "A `Tokenizer` from a tiktoken Encoding's state (`name`, `pat_str`, `mergeable_ranks`, `special_tokens`)."
+    if not isinstance(state, dict) or not {"pat_str", "mergeable_ranks", "special_tokens"} <= set(state):
+        got = repr(state) if isinstance(state, str) else sorted(state) if isinstance(state, dict) else type(state).__name__
+        raise ValueError(f"{source}: expected the state of a tiktoken Encoding (pat_str, mergeable_ranks, special_tokens), "
+                         f"got {got}; a registered encoding pickled by name (e.g. 'gpt2') is not a nanochat tokenizer")
+    ranks = sorted(state["mergeable_ranks"].items(), key=lambda kv: kv[1])
+    if [r for _, r in ranks] != list(range(len(ranks))):
+        raise ValueError(f"{source}: the mergeable ranks are not 0..{len(ranks) - 1} without gaps, as ArcherChat's ids must be")
+    specials = sorted(state["special_tokens"].items(), key=lambda kv: kv[1])
+    if [i for _, i in specials] != list(range(len(ranks), len(ranks) + len(specials))):
+        raise ValueError(f"{source}: special token ids {[i for _, i in specials]} do not follow the {len(ranks)} "
+                         "ranks contiguously, as ArcherChat's special tokens do")
+    if "<|bos|>" not in state["special_tokens"]:
+        raise ValueError(f"{source}: no <|bos|> special token (it has {[s for s, _ in specials]})")
+    return cls([b for b, _ in ranks], state["pat_str"], [s for s, _ in specials],
+               train_info=dict(source=source, name=state.get("name")))
+
+Tokenizer.from_tiktoken_state = classmethod(_from_tiktoken_state)
+
+def load_nanochat_tokenizer(directory) -> Tokenizer:
+    """nanochat's tokenizer (`tokenizer.pkl`, a pickled tiktoken Encoding, in `directory`) as an ArcherChat `Tokenizer`.
+    Unpickled without running code; checked against `token_bytes.pt` when that file is there."""
+    d = Path(directory)
+    path = d / NANOCHAT_TOKENIZER_FILE
+    if not path.exists():
+        have = sorted(p.name for p in d.iterdir()) if d.is_dir() else "the directory does not exist"
+        raise FileNotFoundError(f"no nanochat tokenizer at {path} (found: {have}); point at the tokenizer/ directory "
+                                "of a NANOCHAT_BASE_DIR")
+    with open(path, "rb") as f:
+        try: obj = _NanochatUnpickler(f).load()
+        except (pickle.UnpicklingError, EOFError, ValueError) as e: raise ValueError(f"{path} is not a nanochat tokenizer: {e}") from e
+    if not isinstance(obj, _EncodingState): raise ValueError(f"{path} holds a {type(obj).__name__}, not a tiktoken Encoding")
+    tok = Tokenizer.from_tiktoken_state(obj.state, source=str(path))
+    tb_path = d / TOKEN_BYTES_FILE
+    if tb_path.exists():
+        tb = torch.load(tb_path, map_location="cpu", weights_only=True)
+        if tb.shape != (tok.get_vocab_size(),) or not torch.equal(tb.long(), tok.token_bytes().long()):
+            raise ValueError(f"{tb_path} does not belong to {path}: {tuple(tb.shape)} byte counts for a vocabulary of "
+                             f"{tok.get_vocab_size()}, or different counts")
+    return tok
+
+_load_archerchat_tokenizer = _tok_load
+def _tok_load_any(cls, directory=None) -> Tokenizer:
+    "Load a tokenizer saved by `save`, or nanochat's `tokenizer.pkl` when the directory has that and no `tokenizer.bpe`."
+    d = Path(directory) if directory is not None else base_dir() / "tokenizer"
+    if not (d / TOKENIZER_FILE).exists() and (d / NANOCHAT_TOKENIZER_FILE).exists(): return load_nanochat_tokenizer(d)
+    return _load_archerchat_tokenizer(cls, d)
+Tokenizer.load = classmethod(_tok_load_any)
 
 # %% ../nbs/00_tokenizer.ipynb #d474e8a6
 def iter_texts(shards, max_chars: int | None = None, doc_cap: int | None = None):

@@ -145,6 +145,18 @@ def load_model(kind: str = "base", tag: str | None = None, step: int | None = No
     logger.info(f"loaded {kind} model {ckpt_dir.name} step {meta.get('step')} on {device}")
     return model, get_tokenizer(), meta
 
+# %% ../nbs/07_speedrun.ipynb #4b2613de
+_load_archerchat_model = load_model
+
+def load_model(kind: str = "base", tag: str | None = None, step: int | None = None, device="cpu", eval_mode: bool = True):
+    """`(model, tokenizer, meta)` from checkpoint `kind`/`tag`/`step` (defaults: the deepest tag, its latest step), or
+    from a nanochat checkpoint when `kind` is a path to one (a checkpoint directory or a NANOCHAT_BASE_DIR)."""
+    if kind not in ("base", "sft") and (os.path.exists(str(kind)) or os.sep in str(kind)):   # a path
+        if tag is not None: raise ValueError(f"tag={tag!r} has no meaning for the nanochat checkpoint path {kind!r}")
+        from archerchat.nanochat import load_nanochat
+        return load_nanochat(kind, step, device=device, eval_mode=eval_mode)
+    return _load_archerchat_model(kind, tag, step, device, eval_mode)
+
 # %% ../nbs/07_speedrun.ipynb #5a3dd5ae
 def plan_for(depth: int, vocab_size: int, *, sequence_len: int = 2048, device_batch_size: int = 32, world_size: int = 1,
              **overrides):
@@ -320,14 +332,14 @@ SAMPLE_PROMPTS = ["The capital of France is", "The chemical symbol of gold is", 
 
 def validation_bpb(model, tokenizer, token_bytes, device_batch_size: int, seq_len: int, eval_tokens: int,
                    data_dir=None, device="cpu") -> float:
-    "Bits per byte of `model` on the first `eval_tokens` validation tokens (split over the ranks), from a fresh loader."
-    from archerchat.data import PackedLoader
+    "Bits per byte of `model` on the first `eval_tokens` validation tokens (split over the ranks), on nanochat's rows (04's `validation_loader`)."
+    from archerchat.data import validation_loader
     world = dist.get_world_size() if dist.is_available() and dist.is_initialized() else 1
     steps = eval_tokens // (device_batch_size * seq_len * world)
     if steps < 1:
         raise ValueError(f"eval_tokens={eval_tokens:,} is less than one validation batch of {device_batch_size} x {seq_len} x "
                          f"{world} rank(s); raise --eval-tokens")
-    with PackedLoader(tokenizer, device_batch_size, seq_len, "val", data_dir=data_dir, device=device) as loader, torch.no_grad():
+    with validation_loader(tokenizer, device_batch_size, seq_len, data_dir=data_dir, device=device) as loader, torch.no_grad():
         return evaluate_bpb(model, loader, steps, token_bytes)
 
 @torch.no_grad()
@@ -422,6 +434,8 @@ class TrainConfig:
     activation_memory_budget: float | None = None   # < 1: compiled backward recomputes cheap activations instead of keeping them
     data_dir: str | None = None
     data_world_size: int | None = None          # read the data as this many ranks would (default: the world size)
+    packing: str = "bestfit"                    # training rows: nanochat's best-fit, or 'longfirst' (04); validation is always nanochat's
+    shuffle: bool = False                       # nanochat's row-group order (False), or a seeded order per epoch
     seed: int = 42
     log_every: int = 1
 
@@ -548,7 +562,7 @@ def _pretrain(cfg, on_step, stop, ddp, rank, world, device, res):
                          f"resume with the same data_world_size ({meta.get('data_world_size')})")
     for j in range(k):
         loaders.append(PackedLoader(tokenizer, B, T, "train", data_dir=cfg.data_dir, device=device, rank=rank * k + j,
-                                    world_size=world * k, resume_state=saved_loaders[j]))
+                                    world_size=world * k, policy=cfg.packing, shuffle=cfg.shuffle, resume_state=saved_loaders[j]))
     consumed = list(saved_loaders)                        # state of the last batch trained on, per loader
     if rank_state is not None and rank_state["loader"].get("rng"): _set_rng_state(rank_state["loader"]["rng"], device)
 
@@ -726,6 +740,8 @@ def _parser():
            "0.95 took peak memory from 75.2 to 50.6 GiB for 2.4%% fewer tokens/s); default: the compiler's choice")
     a("--data-dir", default=None, help="parquet shards (default: base_dir()/base_data, else the embedded corpus)")
     a("--data-world-size", type=int, default=None, help="read the data as this many ranks would (1-GPU reference runs)")
+    a("--packing", choices=["bestfit", "longfirst"], default=f.packing, help="training rows (default: nanochat's bestfit); validation is always nanochat's")
+    a("--shuffle", action=argparse.BooleanOptionalAction, default=f.shuffle, help="seeded row-group order per epoch (default: nanochat's order)")
     a("--seed", type=int, default=f.seed)
     a("--log-every", type=int, default=f.log_every)
     a("--eval-only", action="store_true", help="evaluate checkpoint --tag/--resume-from-step (default latest) and exit")
@@ -758,10 +774,6 @@ def main(argv=None):
         print0(f"ERROR: {e}"); sys.exit(1)
     if r["status"] == "interrupted": sys.exit(130)
     return 0
-
-# %% ../nbs/07_speedrun.ipynb #7033496d
-#| eval: false
-if __name__ == "__main__": main()
 
 # %% ../nbs/07_speedrun.ipynb #445e7709
 def launch_env(**extra) -> dict:
@@ -982,3 +994,7 @@ def optional_stage(module: str, names: list[str]):
         fns = [getattr(mod, n) for n in names]
     except (ImportError, AttributeError): return None
     return fns
+
+# %% ../nbs/07_speedrun.ipynb #7033496d
+#| eval: false
+if __name__ == "__main__": main()

@@ -1,11 +1,13 @@
 """The GPU pipeline shared by runs/d8.py, runs/d12.py and runs/speedrun.py: data -> tokenizer -> pretrain -> base eval
 -> SFT -> chat eval -> report, each stage recorded when done so that re-running the script continues the pipeline.
 Pretraining and evaluation run as `python -m archerchat.train` (torchrun when more than one GPU), so they are the same
-code a user would launch by hand; the commands are printed before they run."""
+code a user would launch by hand; the commands are printed before they run. With ENDLEX_URL (and ENDLEX_TOKEN) set, every
+stage reports to one Endlex run named after the tag (see notebook 11), so the cloud box can go once the report is sent."""
 import argparse, json, subprocess, sys, time
 from archerchat.common import base_dir
 from archerchat.train import (plan_for, build_model, check_memory, largest_fitting_batch, run_dir, run_stage, print_plan,
                               write_report, ensure_tokenizer, optional_stage, launch_env, torchrun_cmd, run_cmd, config_args)
+from archerchat.telemetry import check_remote, log_stage, base_eval_event, tokenizer_files, REPORT_FILES
 
 STAGES = ["data", "tokenizer", "pretrain", "base_eval", "sft", "chat_eval", "report"]
 
@@ -28,9 +30,10 @@ def parser(description: str, **defaults) -> argparse.ArgumentParser:
     a("--core-max-per-task", type=int, default=defaults.get("core_max_per_task", -1), help="-1: every example")
     a("--save-every", type=int, default=defaults.get("save_every", 1000))
     a("--tag", default=None, help="run name (default d{depth})")
-    a("--data-dir", default=None)
+    a("--data-dir", default=None, help="training shards (offline: a directory that already holds them; skip the data stage)")
+    a("--core-data-dir", default=None, help="CORE task data for the base evaluation (default: download the eval bundle)")
     a("--stages", nargs="+", default=STAGES, choices=STAGES, help="run only these stages")
-    a("--sft-source", default=None, help="SFT task data for archerchat.sft: hub | embedded | a mirror directory")
+    a("--sft-source", default=None, help="SFT and chat-eval task data for archerchat.sft: hub | embedded | a mirror directory")
     a("--gpu-hour-usd", type=float, default=defaults.get("gpu_hour_usd"), help="for the cost line of the report")
     a("--dry-run", action="store_true", help="print the plan and the commands, run nothing")
     return ap
@@ -69,7 +72,8 @@ def gpu_pipeline(args, title: str):
         return torchrun_cmd(nproc, module, flags) if nproc > 1 else [sys.executable, "-m", module, *flags]
     pre_cmd = launch("archerchat.train", train_flags)
     eval_cmd = launch("archerchat.train", config_args(tag=tag, eval_only=True, eval_tokens=args.eval_tokens, device_batch_size=B,
-                                  core_metric_max_per_task=args.core_max_per_task, data_dir=args.data_dir))
+                                  core_metric_max_per_task=args.core_max_per_task, data_dir=args.data_dir,
+                                  core_data_dir=args.core_data_dir))
     chat_out = root / "chat_eval.json"
     sft_cmd = launch("archerchat.sft", ["train", "--model-tag", tag, "--run", tag] + (["--source", args.sft_source] if args.sft_source else []))
     chat_cmd = launch("archerchat.sft", ["eval", "-i", "sft", "-g", tag, "--out", str(chat_out)] + (["--source", args.sft_source] if args.sft_source else []))
@@ -80,7 +84,8 @@ def gpu_pipeline(args, title: str):
         "pretrain: " + " ".join(pre_cmd[1:]), "base eval: " + " ".join(eval_cmd[1:]),
         "sft: " + " ".join(sft_cmd[1:]), "chat eval: " + " ".join(chat_cmd[1:]),
         "environment: NCCL_NVLS_ENABLE=0 TORCH_SYMM_MEM_DISABLE_MULTICAST=1 NVSHMEM_DISABLE_NVLS=1"])
-    if args.dry_run: return dict(plan=p, pretrain=pre_cmd, base_eval=eval_cmd)
+    if args.dry_run: return dict(plan=p, pretrain=pre_cmd, base_eval=eval_cmd, sft=sft_cmd, chat_eval=chat_cmd)
+    check_remote(tag)          # one clear line about the server; a refused token: every stage logs locally only
 
     done, bg = {}, None
     want = set(args.stages)
@@ -103,7 +108,13 @@ def gpu_pipeline(args, title: str):
         done["pretrain"] = run_stage(root, "pretrain", pretrain_stage)
         if done["pretrain"]["status"] != "done": raise SystemExit("pretraining was interrupted; run the same command again to resume it")
     if "base_eval" in want:
-        done["base_eval"] = run_stage(root, "base_eval", lambda: (run_cmd(eval_cmd), dict(command=" ".join(eval_cmd)))[1])
+        def base_eval_stage():
+            run_cmd(eval_cmd)
+            r = json.loads(max(root.glob("base_eval_*.json"), key=lambda q: q.stat().st_mtime).read_text())   # written by the eval
+            log_stage(root, "base_eval/", base_eval_event(r), step=r["step"], files=tokenizer_files(), files_step=r["step"],
+                      files_prefix="tokenizer.")
+            return dict(command=" ".join(eval_cmd), val_bpb=r.get("val_bpb"), core_metric=(r.get("core") or {}).get("core_metric"))
+        done["base_eval"] = run_stage(root, "base_eval", base_eval_stage)
     sft_ok = optional_stage("sft", ["main", "sft_train", "chat_eval"]) is not None   # 06's command line, once it is on main
     for name, cmd in (("sft", sft_cmd), ("chat_eval", chat_cmd)):
         if name not in want: continue
@@ -113,7 +124,14 @@ def gpu_pipeline(args, title: str):
         done[name] = run_stage(root, name, lambda cmd=cmd: (run_cmd(cmd), dict(command=" ".join(cmd)))[1])
     chat = json.loads(chat_out.read_text())["results"] if chat_out.exists() else None
     if "report" in want:
-        rep = run_stage(root, "report", lambda: dict(path=str(write_report(root, title=f"{title}: {tag}", stages=done, chat=chat,
-                                                                           n_gpus=nproc, gpu_hour_usd=args.gpu_hour_usd))), redo=True)
+        def report_stage():
+            path = write_report(root, title=f"{title}: {tag}", stages=done, chat=chat, n_gpus=nproc, gpu_hour_usd=args.gpu_hour_usd)
+            t = log_stage(root, "report/", files=[root / f for f in REPORT_FILES if (root / f).exists()], files_prefix="report.")
+            if t is not None and t.remote_state != "offline":
+                left = [k for k, r in t.checkpoints.items() if r["status"] != "done"]
+                print(f"endlex: run {t.name} {t.remote_state}" + (f"; not uploaded yet: {left} (see {root / 'uploads.json'}; "
+                      f"`python -m archerchat.telemetry sync {root}` sends them)" if left else "; everything is on the server"))
+            return dict(path=str(path))
+        rep = run_stage(root, "report", report_stage, redo=True)
         print(f"report: {rep['path']}")
     return done

@@ -4,6 +4,10 @@
                                   # -> SFT -> chat eval -> report; a few minutes on 2 cores
     python runs/cpu.py --smoke    # the same stages at toy size, in seconds (what the notebook test runs)
 
+With ENDLEX_URL (and ENDLEX_TOKEN) set, every stage reports to one Endlex run named after the tag: pretraining metrics
+and checkpoints, base evaluation, SFT (loss and final checkpoint), chat evaluation, the report files and the tokenizer;
+`python -m archerchat.telemetry pull <tag>` on the home box brings the models back.
+
 Artifacts go under $ARCHERCHAT_BASE_DIR (default ~/.cache/archerchat); the run directory is
 base_checkpoints/<tag>/ (checkpoints, metrics.jsonl, report.md, curves.png, stages/). Every finished stage is
 recorded there: run the same command again to continue after an interruption.
@@ -12,6 +16,7 @@ import argparse, json, sys
 from archerchat.train import (TrainConfig, pretrain, evaluate_base, write_report, run_stage, print_plan,
                               plan_for, run_dir, ensure_tokenizer, optional_stage, reference_lrs_for, run_cmd)
 from archerchat.evaluation import embedded_core_dir
+from archerchat.telemetry import check_remote, log_stage, base_eval_event, tokenizer_files, REPORT_FILES
 
 ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
 ap.add_argument("--smoke", action="store_true", help="toy sizes: the whole pipeline in seconds")
@@ -49,6 +54,9 @@ print_plan(f"ArcherChat on CPU: {cfg.tag} (run directory {root})", p, stages,
            [f"tokenizer: vocab {VOCAB:,} on up to {MAX_CHARS:,} characters of the embedded corpus (or base_data if present)"])
 
 
+check_remote(cfg.run or cfg.tag)      # one clear line about the server (a refused token: this run logs locally only)
+
+
 def stage_pretrain():
     r = pretrain(cfg)
     return dict(status=r["status"], step=r["step"], val_bpb=r["val_bpb"], total_training_time=r["total_training_time"])
@@ -57,6 +65,8 @@ def stage_pretrain():
 def stage_base_eval():
     r = evaluate_base(cfg.tag, eval_tokens=cfg.eval_tokens, core_max_per_task=CORE_N, core_data_dir=embedded_core_dir(),
                       device_type="cpu")
+    log_stage(root, "base_eval/", base_eval_event(r), step=r["step"], files=tokenizer_files(), files_step=r["step"],
+              files_prefix="tokenizer.")
     return dict(val_bpb=r["val_bpb"], core_metric=(r.get("core") or {}).get("core_metric"))
 
 
@@ -94,6 +104,17 @@ done["base_eval"] = run_stage(root, "base_eval", stage_base_eval)
 done["sft"] = run_stage(root, "sft", stage_sft)
 done["chat_eval"] = run_stage(root, "chat_eval", stage_chat_eval)
 chat = done["chat_eval"].get("results") if done["chat_eval"]["status"] == "done" else None
-rep = run_stage(root, "report", lambda: dict(path=str(write_report(root, title=f"ArcherChat {cfg.tag} (CPU)",
-                                                                   stages=done, chat=chat))), redo=True)
+
+
+def stage_report():
+    path = write_report(root, title=f"ArcherChat {cfg.tag} (CPU)", stages=done, chat=chat)
+    t = log_stage(root, "report/", files=[root / f for f in REPORT_FILES if (root / f).exists()], files_prefix="report.")
+    if t is not None and t.remote_state != "offline":
+        left = [k for k, r in t.checkpoints.items() if r["status"] != "done"]
+        print(f"endlex: run {t.name} {t.remote_state}" + (f"; not uploaded yet: {left} (see {root / 'uploads.json'})" if left else
+                                                          "; everything is on the server"))
+    return dict(path=str(path))
+
+
+rep = run_stage(root, "report", stage_report, redo=True)
 print(f"report: {rep['path']}")

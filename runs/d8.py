@@ -3,6 +3,8 @@
     python runs/d8.py                  # data (10 shards) -> tokenizer -> d8 pretrain -> base eval -> SFT -> chat eval -> report
     python runs/d8.py --dry-run        # print the plan and the commands only
     python runs/d8.py --device-batch-size auto
+    python runs/d8.py --num-iterations 50 --data-dir ../shared/data/text --core-data-dir ../shared/data/core \
+        --sft-source embedded --stages tokenizer pretrain base_eval sft chat_eval report     # offline: no downloads
 
 Settings follow the reference run on an RTX 5060 Ti (../shared/anchors/nanochat-5060ti-stage1.md): window pattern L
 (all layers full context), device batch 16 (refused before anything runs if the detected GPU cannot hold it, naming the
