@@ -11,7 +11,7 @@ nanochat's own evaluator on the same model in the same call.
     # CPU, offline, seconds: tiny model, 11 items per task, per-item reference timed too
     python runs/bench_core.py --smoke
 
-The model both evaluators run is one object: nanochat's own GPT loaded by nanochat's own loader (--nanochat-base-dir),
+The model both evaluators run is one object (unless --convert): nanochat's own GPT loaded by nanochat's own loader (--nanochat-base-dir),
 an ArcherChat checkpoint (--tag), or a random ArcherChat GPT (--depth). nanochat's evaluator
 (`nanochat.core_eval.evaluate_task`, imported from --nanochat, not modified) is timed on the first
 --nanochat-max-per-task items of each task (it does ~10 items/s, all 42k items would take over an hour), ArcherChat's
@@ -84,6 +84,8 @@ def main():
     p.add_argument("--nanochat", default=None, help="nanochat checkout: time its evaluator on the same model, same call")
     p.add_argument("--nanochat-base-dir", default=None, help="NANOCHAT_BASE_DIR holding base_checkpoints/<tag> and tokenizer/")
     p.add_argument("--model-tag", default=None, help="nanochat model tag (default: nanochat's guess, the largest)")
+    p.add_argument("--convert", action="store_true", help="with --nanochat-base-dir: ArcherChat's evaluator runs ArcherChat's GPT "
+                   "with the checkpoint's weights (archerchat.nanochat.load_nanochat), nanochat's runs nanochat's GPT")
     p.add_argument("--nanochat-max-per-task", type=int, default=50, help="items per task nanochat's evaluator is timed on")
     p.add_argument("--per-item", type=int, default=0, help="also time ArcherChat's per-item reference on this many items per task")
     p.add_argument("--tokens-per-batch", type=int, default=32768)
@@ -104,11 +106,19 @@ def main():
     model, tok, name = load(args, device)
     model.eval()
     max_len = args.max_seq_len or model_max_seq_len(model)
-    fast = torch.compile(model, dynamic=False) if args.compile else model
+    ours = model
+    if args.convert:
+        if not args.nanochat_base_dir: sys.exit("--convert needs --nanochat-base-dir")
+        from archerchat.nanochat import load_nanochat
+        ckpt = Path(args.nanochat_base_dir) / "base_checkpoints" / args.model_tag if args.model_tag else Path(args.nanochat_base_dir)
+        ours = load_nanochat(ckpt, args.step, device=device)[0].eval()
+        name += "; ArcherChat's evaluator on ArcherChat's GPT with the same weights (load_nanochat)"
+    fast = torch.compile(ours, dynamic=False) if args.compile else ours
     dev_name = torch.cuda.get_device_name(device) if device.type == "cuda" else device.type
     print0(f"CORE benchmark: {name} on {dev_name}, data {data_dir}, tokens/batch {args.tokens_per_batch}, context limit {max_len}")
     tasks = [t for t in load_core_tasks(data_dir) if t.task_type in TASK_TYPES and task_data_path(data_dir, t).exists()]
-    with torch.no_grad(): model(torch.zeros(1, 8, dtype=torch.long, device=device))   # warm-up (library init)
+    with torch.no_grad():   # warm-up (library init)
+        for m in {id(model): model, id(ours): ours}.values(): m(torch.zeros(1, 8, dtype=torch.long, device=device))
 
     nc = None
     if args.nanochat:
@@ -118,7 +128,7 @@ def main():
             def forward(self, idx): return self.m(idx)
         nc_model = Limited(model, args.max_seq_len) if args.max_seq_len else model
         rows, tot_n, tot_s, tot_b = [], 0, 0.0, 0.0
-        print0(f"\nnanochat's evaluator vs ArcherChat's batched one, same model, first {args.nanochat_max_per_task} items per task")
+        print0(f"\nnanochat's evaluator vs ArcherChat's batched one, same weights, first {args.nanochat_max_per_task} items per task")
         print0(f"{'task':<34} {'n':>5} {'nanochat s':>10} {'items/s':>8} {'batched s':>10} {'items/s':>8} {'acc nc':>7} {'acc ac':>7}")
         for t in tasks:
             data = load_task_data(data_dir, t, args.nanochat_max_per_task)
@@ -141,7 +151,7 @@ def main():
         n, s = 0, 0.0
         for t in tasks:
             data = load_task_data(data_dir, t, args.per_item)
-            _, dt = timed(lambda: evaluate_task(model, tok, data, device, t, max_len), device)
+            _, dt = timed(lambda: evaluate_task(ours, tok, data, device, t, max_len), device)
             n += len(data); s += dt
         per_item = dict(max_per_task=args.per_item, items=n, seconds=s, items_per_s=n / s)
         print0(f"\nArcherChat per-item reference, {args.per_item} items per task: {n} items in {s:.1f}s, {n / s:.1f} items/s")
