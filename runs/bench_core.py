@@ -24,7 +24,7 @@ import pyarrow.parquet as pq
 import torch
 from archerchat.common import base_dir, asset_path, compute_init, compute_cleanup, print0, autodetect_device_type
 from archerchat.evaluation import (embedded_core_dir, load_core_tasks, load_task_data, task_data_path, evaluate_task,
-                                   evaluate_task_batched, centered_score, model_max_seq_len, TASK_TYPES)
+                                   evaluate_task_batched, evaluate_core, model_max_seq_len, TASK_TYPES)
 
 
 def random_gpt(V, depth, device):
@@ -156,18 +156,15 @@ def main():
         per_item = dict(max_per_task=args.per_item, items=n, seconds=s, items_per_s=n / s)
         print0(f"\nArcherChat per-item reference, {args.per_item} items per task: {n} items in {s:.1f}s, {n / s:.1f} items/s")
 
-    print0(f"\nArcherChat batched, {'all' if args.max_per_task < 1 else args.max_per_task} items per task")
-    print0(f"{'task':<34} {'n':>6} {'seconds':>8} {'items/s':>8} {'acc':>7}")
-    rows, t_all = [], time.time()
-    for t in tasks:
-        data = load_task_data(data_dir, t, args.max_per_task)
-        acc, dt = timed(lambda: evaluate_task_batched(fast, tok, data, device, t, max_len, args.tokens_per_batch), device)
-        rows.append(dict(task=t.label, n=len(data), seconds=dt, items_per_s=len(data) / dt, acc=acc,
-                         centered=centered_score(acc, t.random_baseline)))
-        print0(f"{t.label:<34} {len(data):>6} {dt:>8.2f} {len(data) / dt:>8.1f} {acc:>7.4f}")
+    print0(f"\nArcherChat batched (evaluate_core: host prep one task ahead), {'all' if args.max_per_task < 1 else args.max_per_task} items per task")
+    sync(device); t_all = time.time()
+    core = evaluate_core(fast, tok, device, max_per_task=None if args.max_per_task < 1 else args.max_per_task, data_dir=data_dir,
+                         max_seq_len=max_len, tokens_per_batch=args.tokens_per_batch)
+    sync(device)
+    rows = [dict(task=k, n=core["num_examples"][k], seconds=core["seconds"][k], items_per_s=core["num_examples"][k] / core["seconds"][k],
+                 acc=core["results"][k], centered=core["centered_results"][k], cropped=core["cropped"][k]) for k in core["results"]]
     total = time.time() - t_all
     n = sum(r["n"] for r in rows)
-    print0(f"{'total':<34} {n:>6} {total:>8.2f} {n / total:>8.1f}")
     print0(f"\nwhole CORE ({len(rows)} tasks, {n:,} items): {total:.1f}s = {total / 60:.2f} min, {n / total:.1f} items/s"
            + (f"; {n / total / nc['nanochat_items_per_s']:.1f}x nanochat's items/s" if nc else "")
            + (f"; {n / total / per_item['items_per_s']:.1f}x the per-item reference" if per_item else ""))
@@ -175,7 +172,7 @@ def main():
     out.parent.mkdir(parents=True, exist_ok=True)
     info = dict(model=name, device=dev_name, torch=torch.__version__, data_dir=str(data_dir), tokens_per_batch=args.tokens_per_batch,
                 compile=args.compile, max_seq_len=max_len, max_per_task=args.max_per_task, total_seconds=total, items=n,
-                items_per_s=n / total, tasks=rows, nanochat=nc, per_item=per_item)
+                items_per_s=n / total, core_metric=core["core_metric"], skipped=core["skipped"], tasks=rows, nanochat=nc, per_item=per_item)
     out.write_text(json.dumps(info, indent=1))
     print0(f"wrote {out}")
     compute_cleanup()
