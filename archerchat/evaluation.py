@@ -4,8 +4,8 @@
 
 # %% ../nbs/09_evaluation.ipynb #41cb0f0c
 from __future__ import annotations
-import os, csv, json, math, time, random, shutil, zipfile, tempfile
-from dataclasses import dataclass
+import os, sys, csv, json, math, time, random, shutil, zipfile, tempfile
+from dataclasses import dataclass, field
 from pathlib import Path
 import torch
 import torch.nn.functional as F
@@ -14,11 +14,14 @@ from .common import base_dir, asset_path, print0, logger, DownloadError, downloa
 
 # %% auto #0
 __all__ = ['EVAL_BUNDLE_URL', 'TASK_TYPES', 'RENDERERS', 'evaluate_bpb', 'embedded_core_dir', 'CoreTask', 'read_random_baselines',
-           'load_core_tasks', 'task_data_path', 'load_task_data', 'place_eval_bundle', 'download_eval_bundle',
-           'fewshot_examples', 'render_prompts_mc', 'render_prompts_schema', 'render_prompts_lm', 'find_common_length',
-           'batch_sequences', 'prepare_example', 'crop_left', 'stack_sequences', 'forward_losses', 'model_max_seq_len',
-           'evaluate_example', 'rank_indices', 'evaluate_task', 'centered_score', 'evaluate_core',
-           'core_markdown_table', 'main', 'core_main']
+           'load_core_tasks', 'task_data_path', 'CoreDataError', 'check_record', 'read_task_file', 'load_task_data',
+           'place_eval_bundle', 'download_eval_bundle', 'fewshot_examples', 'render_prompts_mc',
+           'render_prompts_schema', 'render_prompts_lm', 'find_common_length', 'scored_spans', 'batch_sequences',
+           'prepare_example', 'crop_left', 'stack_sequences', 'forward_losses', 'model_max_seq_len', 'pick_choice',
+           'score_example', 'evaluate_example', 'rank_indices', 'evaluate_task', 'PreparedTask', 'prepare_task',
+           'padded_length', 'RowBatch', 'make_batches', 'score_rows', 'decide', 'TaskScores', 'score_task',
+           'evaluate_task_batched', 'centered_score', 'CoreProgress', 'evaluate_core', 'core_markdown_table', 'main',
+           'core_main']
 
 # %% ../nbs/09_evaluation.ipynb #67800976
 @torch.no_grad()
@@ -69,6 +72,7 @@ class CoreTask:
     num_fewshot: int
     continuation_delimiter: str = " "
     random_baseline: float = 0.0
+    where: str | None = field(default=None, compare=False)   # "core.yaml line N", for messages
 
 # %% ../nbs/09_evaluation.ipynb #ed0aaa4c
 def read_random_baselines(csv_path) -> dict[str, float]:
@@ -82,26 +86,37 @@ def read_random_baselines(csv_path) -> dict[str, float]:
 def _task_root(data_dir: Path) -> Path:
     return data_dir / "eval_data" if (data_dir / "eval_data").is_dir() else data_dir
 
+def _yaml_task_lines(text: str) -> list[int]:
+    "1-based line of each entry of `icl_tasks` in a core.yaml text (for messages), or [] if it cannot be parsed."
+    import yaml
+    try:
+        root = yaml.compose(text)
+        for k, v in root.value:
+            if k.value == "icl_tasks": return [n.start_mark.line + 1 for n in v.value]
+    except Exception: pass
+    return []
+
 def load_core_tasks(data_dir=None) -> list[CoreTask]:
-    "The CORE tasks of `data_dir` (default: the embedded subset), in `core.yaml` order, baselines attached."
+    """The CORE tasks of `data_dir` (default: the embedded subset), in `core.yaml` order, baselines attached.
+    A task of an unknown type is returned as it is (with its line in `core.yaml`): `evaluate_core` skips it and says why."""
     import yaml
     d = Path(data_dir) if data_dir is not None else embedded_core_dir()
     if not d.is_dir(): raise FileNotFoundError(f"CORE data directory {d} does not exist; run `python -m archerchat.evaluation download` or pass data_dir=embedded_core_dir()")
     emb = embedded_core_dir()
     cfg_path = d / "core.yaml" if (d / "core.yaml").exists() else emb / "core.yaml"
-    with open(cfg_path, encoding="utf-8") as f: cfg = yaml.safe_load(f)
+    text = cfg_path.read_text(encoding="utf-8")
+    cfg, lines = yaml.safe_load(text), _yaml_task_lines(text)
     baselines = read_random_baselines(emb / "eval_meta_data.csv")
     if (d / "eval_meta_data.csv").exists(): baselines.update(read_random_baselines(d / "eval_meta_data.csv"))
     tasks = []
-    for t in cfg.get("icl_tasks", []):
+    for i, t in enumerate(cfg.get("icl_tasks", [])):
+        where = f"{cfg_path} line {lines[i]}" if i < len(lines) else str(cfg_path)
         shots = t["num_fewshot"]
         shots = int(shots[0] if isinstance(shots, (list, tuple)) else shots)
-        if t["icl_task_type"] not in TASK_TYPES:
-            raise ValueError(f"{cfg_path}: task {t['label']!r} has type {t['icl_task_type']!r}, expected one of {TASK_TYPES}")
         if t["label"] not in baselines:
-            raise ValueError(f"no random baseline for task {t['label']!r} in {d / 'eval_meta_data.csv'} or {emb / 'eval_meta_data.csv'}")
+            raise ValueError(f"{where}: no random baseline for task {t['label']!r} in {d / 'eval_meta_data.csv'} or {emb / 'eval_meta_data.csv'}")
         tasks.append(CoreTask(t["label"], t["dataset_uri"], t["icl_task_type"], shots,
-                              t.get("continuation_delimiter", " "), baselines[t["label"]]))
+                              t.get("continuation_delimiter", " "), baselines[t["label"]], where))
     if not tasks: raise ValueError(f"{cfg_path} lists no icl_tasks")
     return tasks
 
@@ -109,15 +124,52 @@ def task_data_path(data_dir, task: CoreTask) -> Path:
     "Where `task`'s JSONL lives under `data_dir` (bundle layout `eval_data/...` or bare layout)."
     return _task_root(Path(data_dir)) / task.dataset_uri
 
-def load_task_data(data_dir, task: CoreTask, max_per_task: int | None = None) -> list[dict]:
+class CoreDataError(ValueError):
+    "A CORE task's configuration or data is unusable; the message names the task and the line."
+
+_FIELDS = {"multiple_choice": (("query", str), ("choices", list), ("gold", int)),
+           "schema": (("context_options", list), ("continuation", str), ("gold", int)),
+           "language_modeling": (("context", str), ("continuation", str))}
+
+def check_record(rec, task_type: str) -> str | None:
+    "What is wrong with one record of a task of `task_type` (None if nothing)."
+    if not isinstance(rec, dict): return f"expected a JSON object, got {type(rec).__name__}"
+    for key, typ in _FIELDS[task_type]:
+        if key not in rec: return f"no {key!r} field (a {task_type} record has {', '.join(k for k, _ in _FIELDS[task_type])})"
+        if not isinstance(rec[key], typ) or isinstance(rec[key], bool):
+            return f"{key!r} should be a {typ.__name__}, got {type(rec[key]).__name__}"
+    opts = rec.get("choices", rec.get("context_options"))
+    if opts is not None:
+        if not opts or not all(isinstance(o, str) for o in opts): return "the options must be a non-empty list of strings"
+        if not 0 <= rec["gold"] < len(opts): return f"gold={rec['gold']} is not an index of its {len(opts)} options"
+    return None
+
+def read_task_file(path, task: CoreTask) -> tuple[list, list[int]]:
+    "A task file's records and the (1-based) line each came from; a line that is not a valid record is a `CoreDataError`."
+    if task.task_type not in TASK_TYPES:
+        raise CoreDataError(f"CORE task {task.label!r} ({task.line}): unknown task type {task.task_type!r}, expected one of {TASK_TYPES}")
+    records, lines = [], []
+    with open(path, encoding="utf-8") as f:
+        for n, line in enumerate(f, 1):
+            if not line.strip(): continue
+            try: rec = json.loads(line)
+            except json.JSONDecodeError as e:
+                raise CoreDataError(f"CORE task {task.label!r}: {path} line {n} is not valid JSON ({e.msg} at column {e.colno})") from None
+            if (why := check_record(rec, task.task_type)): raise CoreDataError(f"CORE task {task.label!r}: {path} line {n}: {why}")
+            records.append(rec); lines.append(n)
+    return records, lines
+
+def load_task_data(data_dir, task: CoreTask, max_per_task: int | None = None, with_lines: bool = False):
     """`task`'s records, shuffled with a fixed seed (1337, as nanochat: the files are often sorted, so a prefix of the
-    shuffled list is a fair sample) and cut to `max_per_task` (None or <= 0: all)."""
+    shuffled list is a fair sample) and cut to `max_per_task` (None or <= 0: all). `with_lines`: also each record's
+    line in the file."""
     path = task_data_path(data_dir, task)
     if not path.exists(): raise FileNotFoundError(f"CORE task {task.label!r}: data file {path} is missing")
-    with open(path, encoding="utf-8") as f:
-        data = [json.loads(line) for line in f if line.strip()]
+    data, lines = read_task_file(path, task)
     random.Random(1337).shuffle(data)
-    return data[:max_per_task] if max_per_task is not None and max_per_task > 0 else data
+    random.Random(1337).shuffle(lines)   # the same permutation (a shuffle depends only on the length)
+    if max_per_task is not None and max_per_task > 0: data, lines = data[:max_per_task], lines[:max_per_task]
+    return (data, lines) if with_lines else data
 
 # %% ../nbs/09_evaluation.ipynb #f87f592e
 def place_eval_bundle(zip_path, dest_dir) -> Path:
@@ -162,12 +214,13 @@ def _ensure_bundle(dest_dir=None) -> Path:
 
 # %% ../nbs/09_evaluation.ipynb #ed3177ab
 def fewshot_examples(data: list, idx: int, num_fewshot: int) -> list:
-    "`num_fewshot` items of `data` other than `data[idx]`, drawn with the fixed seed `1234 + idx`."
+    """`num_fewshot` items of `data` other than `data[idx]`, drawn with the fixed seed `1234 + idx` (nanochat's draw:
+    `rng.sample` over the list of the other indices; here over `range(n - 1)` mapped past `idx`, the same draw in O(k))."""
     if num_fewshot <= 0: return []
     if num_fewshot > len(data) - 1:
         raise ValueError(f"{num_fewshot}-shot prompts need at least {num_fewshot + 1} items, the task has {len(data)}; raise max_per_task")
     rng = random.Random(1234 + idx)
-    return [data[i] for i in rng.sample([i for i in range(len(data)) if i != idx], num_fewshot)]
+    return [data[j + (j >= idx)] for j in rng.sample(range(len(data) - 1), num_fewshot)]
 
 def render_prompts_mc(item: dict, delimiter: str, fewshot: list = ()) -> list[str]:
     "Multiple choice: one prompt per choice (same context, different continuations)."
@@ -189,16 +242,22 @@ RENDERERS = {"multiple_choice": render_prompts_mc, "schema": render_prompts_sche
 
 # %% ../nbs/09_evaluation.ipynb #838093fc
 def find_common_length(seqs: list, direction: str = "left") -> int:
-    "Length of the common prefix (`left`) or suffix (`right`) of the sequences `seqs`."
+    """Length of the common prefix (`left`) or suffix (`right`) of the sequences `seqs`. A binary search on the length,
+    each probe one slice comparison (done in C): ~11 probes for a 2,000-token few-shot prefix instead of a Python loop
+    over every token of every option (which was most of the host time of the 10-shot tasks)."""
     n = min(len(s) for s in seqs)
-    idxs = range(n) if direction == "left" else range(-1, -n - 1, -1)
-    for i, j in enumerate(idxs):
-        if any(s[j] != seqs[0][j] for s in seqs): return i
-    return n
+    first, rest = seqs[0], seqs[1:]
+    if direction == "left": same = lambda k: all(s[:k] == first[:k] for s in rest)
+    else: same = lambda k: all(s[len(s) - k:] == first[len(first) - k:] for s in rest)
+    lo, hi = 0, n                      # the common part is at least lo and at most hi long
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        if same(mid): lo = mid
+        else: hi = mid - 1
+    return lo
 
-def batch_sequences(tokenizer, task_type: str, prompts: list[str]):
-    "Tokenize `prompts` (BOS first) and find each one's scored span: `(tokens, starts, ends)`."
-    tokens = tokenizer.encode(prompts, prepend=tokenizer.get_bos_token_id())
+def scored_spans(task_type: str, tokens: list):
+    "The scored span of each of one item's token lists (BOS first): `(tokens, starts, ends)` (LM: the full prompt only)."
     if task_type == "multiple_choice":
         start = find_common_length(tokens, "left")
         return tokens, [start] * len(tokens), [len(t) for t in tokens]
@@ -211,6 +270,10 @@ def batch_sequences(tokenizer, task_type: str, prompts: list[str]):
             raise ValueError("language_modeling: the prompt without the continuation does not tokenize to a prefix of the prompt with it")
         return [with_], [len(without)], [len(with_)]
     raise ValueError(f"unknown task type {task_type!r}; expected one of {TASK_TYPES}")
+
+def batch_sequences(tokenizer, task_type: str, prompts: list[str]):
+    "Tokenize `prompts` (BOS first) and find each one's scored span: `(tokens, starts, ends)`."
+    return scored_spans(task_type, tokenizer.encode(prompts, prepend=tokenizer.get_bos_token_id()))
 
 def prepare_example(idx: int, tokenizer, data: list, task: CoreTask):
     "Render item `idx` of `data` with its few-shot examples and tokenize: `(tokens, starts, ends)`."
@@ -249,21 +312,34 @@ def forward_losses(model, input_ids: torch.Tensor):
     return losses, logits.argmax(dim=-1)
 
 def model_max_seq_len(model):
-    "A model's hard context limit if it declares one (`max_seq_len` attribute, as nanochat's HF wrappers do), else None."
-    return getattr(model, "max_seq_len", None)
+    """A model's hard context limit: its `max_seq_len` attribute (as nanochat's HF wrappers have), else its rotary
+    cache (`rotary_seq_len`, ArcherChat's and nanochat's GPT: longer inputs cannot run), else None."""
+    n = getattr(model, "max_seq_len", None)
+    return n if n is not None else getattr(model, "rotary_seq_len", None)
+
+def pick_choice(means: list[float]) -> int:
+    "nanochat's `means.index(min(means))`, NaN (an empty span) included: a NaN first wins, later NaNs never do."
+    return means.index(min(means))
 
 @torch.no_grad()
-def evaluate_example(idx: int, model, tokenizer, data: list, device, task: CoreTask, max_seq_len: int | None = None) -> bool:
-    "Is `model` right on item `idx` of `data`? (one forward over all of the item's prompts)"
+def score_example(idx: int, model, tokenizer, data: list, device, task: CoreTask, max_seq_len: int | None = None) -> dict:
+    """Item `idx` of `data`, one forward over all of its prompts: `{'correct', 'pred', 'mean_losses', 'misses'}`
+    (`pred`: the chosen option, -1 for LM; `misses`: LM continuation tokens greedy decoding gets wrong)."""
     tokens, starts, ends = prepare_example(idx, tokenizer, data, task)
     tokens, starts, ends = crop_left(tokens, starts, ends, max_seq_len or model_max_seq_len(model))
     input_ids = stack_sequences(tokens, tokenizer.get_bos_token_id()).to(device)
     losses, preds = forward_losses(model, input_ids)
+    means = [losses[i, s - 1:e - 1].mean().item() for i, (s, e) in enumerate(zip(starts, ends))]
     if task.task_type == "language_modeling":
         s, e = starts[0], ends[0]
-        return bool(torch.equal(preds[0, s - 1:e - 1], input_ids[0, s:e]))
-    means = torch.stack([losses[i, s - 1:e - 1].mean() for i, (s, e) in enumerate(zip(starts, ends))])
-    return int(means.argmin().item()) == data[idx]["gold"]
+        misses = int((preds[0, s - 1:e - 1] != input_ids[0, s:e]).sum())
+        return dict(correct=misses == 0, pred=-1, mean_losses=means, misses=misses)
+    pred = pick_choice(means)
+    return dict(correct=pred == data[idx]["gold"], pred=pred, mean_losses=means, misses=0)
+
+def evaluate_example(idx: int, model, tokenizer, data: list, device, task: CoreTask, max_seq_len: int | None = None) -> bool:
+    "Is `model` right on item `idx` of `data`? (one forward over all of the item's prompts)"
+    return score_example(idx, model, tokenizer, data, device, task, max_seq_len)["correct"]
 
 # %% ../nbs/09_evaluation.ipynb #df6c79b4
 def rank_indices(n: int, rank: int, world_size: int) -> range:
@@ -281,36 +357,307 @@ def evaluate_task(model, tokenizer, data: list, device, task: CoreTask, max_seq_
     if world > 1: dist.all_reduce(correct, op=dist.ReduceOp.SUM)
     return correct.mean().item()
 
+# %% ../nbs/09_evaluation.ipynb #8b7ecbce
+@dataclass
+class PreparedTask:
+    "One task's items ready for the device: every forward row (one per option, one per LM item) and whose it is."
+    task: CoreTask
+    n_items: int                  # items of the whole task (all ranks)
+    items: list[int]              # the items this rank scores (indices into the task's data)
+    tokens: list[list[int]]       # per row: the (cropped) token ids, BOS first
+    starts: list[int]             # per row: the scored span [start, end)
+    ends: list[int]
+    item_of: list[int]            # per row: position in `items`
+    choice_of: list[int]          # per row: option index (0 for LM)
+    golds: list[int]              # per item of `items`: gold option (-1 for LM)
+    cropped: int = 0              # items of `items` whose prompts were cut from the left to fit the context
+    longest: int = 0              # longest prompt before cropping (tokens)
+    first_cropped: int | None = None  # line (or item index) of the first cropped item
+
+def prepare_task(tokenizer, data: list, task: CoreTask, items=None, max_seq_len: int | None = None,
+                 lines: list[int] | None = None) -> PreparedTask:
+    """Render every prompt of `items` (default: all) with its few-shot examples, tokenize them all in one batched call
+    (the tokenizer's threads), find the scored spans and crop from the left to `max_seq_len`. Any problem is a
+    `CoreDataError` naming the task, the item and (given `lines`) its line in the file."""
+    items = list(range(len(data)) if items is None else items)
+    if task.task_type not in RENDERERS:
+        raise CoreDataError(f"CORE task {task.label!r} ({task.where}): unknown task type {task.task_type!r}, expected one of {TASK_TYPES}")
+    render, where = RENDERERS[task.task_type], (lambda i: f"item {i}" + (f" (line {lines[i]})" if lines else ""))
+    prompts, counts = [], []
+    for i in items:
+        try: p = render(data[i], task.continuation_delimiter, fewshot_examples(data, i, task.num_fewshot))
+        except (KeyError, IndexError, TypeError) as e:
+            raise CoreDataError(f"CORE task {task.label!r}, {where(i)}: cannot render its prompt ({type(e).__name__}: {e})") from None
+        except ValueError as e: raise CoreDataError(f"CORE task {task.label!r}: {e}") from None
+        prompts += p; counts.append(len(p))
+    toks = tokenizer.encode(prompts, prepend=tokenizer.get_bos_token_id()) if prompts else []
+    out = PreparedTask(task, len(data), items, [], [], [], [], [], [])
+    at = 0
+    for k, (i, c) in enumerate(zip(items, counts)):
+        try:
+            t, s, e = scored_spans(task.task_type, toks[at:at + c])
+            out.longest = max(out.longest, max(map(len, t)))
+            if max_seq_len is not None and max(map(len, t)) > max_seq_len:
+                t, s, e = crop_left(t, s, e, max_seq_len); out.cropped += 1
+                if out.first_cropped is None: out.first_cropped = lines[i] if lines else i
+        except ValueError as err: raise CoreDataError(f"CORE task {task.label!r}, {where(i)}: {err}") from None
+        at += c
+        out.tokens += t; out.starts += s; out.ends += e
+        out.item_of += [k] * len(t); out.choice_of += list(range(len(t)))
+        out.golds.append(data[i]["gold"] if task.task_type != "language_modeling" else -1)
+    return out
+
+# %% ../nbs/09_evaluation.ipynb #7dcee174
+def padded_length(n: int, multiple: int = 16, steps_per_doubling: int = 4, cap: int | None = None) -> int:
+    """The row length a sequence of `n` tokens is padded to: the next of a fixed ladder (16, 32, 48, 64, 80, ..., 512,
+    624, 736, ..., about 2^(1/4) apart, each a multiple of `multiple`), so that a whole evaluation uses a few dozen
+    shapes at most and pads by at most ~25%; never above `cap` (a model's hard context limit)."""
+    if n < 1: raise ValueError(f"padded_length: n must be >= 1, got {n}")
+    k = 0
+    while (L := -(-math.ceil(multiple * 2 ** (k / steps_per_doubling)) // multiple) * multiple) < n: k += 1
+    return min(L, cap) if cap is not None and cap >= n else L
+
+@dataclass
+class RowBatch:
+    "One forward: `input_ids` (B, T) and the scored positions, as flat indices into B*T with the row each belongs to."
+    input_ids: torch.Tensor       # (B, T) int64, right-padded with BOS (padding rows are all BOS)
+    positions: torch.Tensor       # (n,) int64: flat index of every position whose logits predict a scored token
+    rows: torch.Tensor            # (n,) int64: the row (of the PreparedTask) each scored position belongs to
+    n_rows: int                   # real rows in this batch
+    n_tokens: int                 # real tokens in this batch
+
+def make_batches(prep: PreparedTask, pad_id: int, tokens_per_batch: int = 16384, max_seq_len: int | None = None,
+                 pin: bool = False) -> list[RowBatch]:
+    """Pack the rows of `prep` into forwards of about `tokens_per_batch` tokens: rows sorted by length (longest first),
+    each padded to `padded_length`, `tokens_per_batch // T` rows per forward of length T; the last forward of each
+    length gets a power-of-two number of rows (padding rows are all BOS). Built on the host, `pin`ned for async copies."""
+    import numpy as np
+    order = sorted(range(len(prep.tokens)), key=lambda r: -len(prep.tokens[r]))
+    batches, i = [], 0
+    while i < len(order):
+        T = padded_length(len(prep.tokens[order[i]]), cap=max_seq_len)
+        B = max(1, tokens_per_batch // T)
+        group = [order[i]]
+        while len(group) < B and i + len(group) < len(order) and padded_length(len(prep.tokens[order[i + len(group)]]), cap=max_seq_len) == T:
+            group.append(order[i + len(group)])
+        i += len(group)
+        rows_B = B if len(group) == B else min(B, 1 << (len(group) - 1).bit_length())
+        x = np.full((rows_B, T), pad_id, dtype=np.int64)
+        pos, rows = [], []
+        for b, r in enumerate(group):
+            t = prep.tokens[r]; x[b, :len(t)] = t
+            pos.append(np.arange(prep.starts[r] - 1, prep.ends[r] - 1) + b * T)
+            rows.append(np.full(prep.ends[r] - prep.starts[r], r))
+        tens = [torch.from_numpy(x), torch.from_numpy(np.concatenate(pos)), torch.from_numpy(np.concatenate(rows))]
+        if pin: tens = [t.pin_memory() for t in tens]
+        batches.append(RowBatch(*tens, len(group), sum(len(prep.tokens[r]) for r in group)))
+    return batches
+
+# %% ../nbs/09_evaluation.ipynb #6d58382f
+@torch.no_grad()
+def score_rows(model, batches: list, n_rows: int, device, on_batch=None):
+    """Run the forwards of `batches` and accumulate per row, on `device`, the summed loss of its scored tokens and how
+    many of them greedy decoding misses: `(loss_sum (R,) fp32, misses (R,) int32)`. Logits are read only at the
+    scored positions (a gather, then cross-entropy and argmax over those rows in fp32); nothing waits on the host."""
+    device = torch.device(device)
+    loss_sum = torch.zeros(n_rows, dtype=torch.float32, device=device)
+    misses = torch.zeros(n_rows, dtype=torch.int32, device=device)
+    for b in batches:
+        x = b.input_ids.to(device, non_blocking=True)
+        pos, rows = b.positions.to(device, non_blocking=True), b.rows.to(device, non_blocking=True)
+        logits = model(x)
+        lg = logits.reshape(-1, logits.size(-1)).index_select(0, pos).float()
+        del logits
+        tgt = x.reshape(-1).index_select(0, pos + 1)
+        loss_sum.index_add_(0, rows, F.cross_entropy(lg, tgt, reduction="none"))
+        misses.index_add_(0, rows, (lg.argmax(dim=-1) != tgt).to(torch.int32))
+        if on_batch is not None: on_batch(b)
+    return loss_sum, misses
+
+def decide(prep: PreparedTask, loss_sum: torch.Tensor, misses: torch.Tensor):
+    """Per item of `prep`, on the device of the sums: `(correct (N,) bool, pred (N,) int64, mean loss per row (R,))`.
+    Multiple choice / schema: the option of lowest mean loss, the first on a tie, a NaN mean (empty span) as nanochat's
+    `min` treats it; language modelling: right iff no scored token was missed."""
+    dev, N = loss_sum.device, len(prep.items)
+    n_tok = torch.tensor([e - s for s, e in zip(prep.starts, prep.ends)], device=dev, dtype=torch.float32)
+    mean = loss_sum / n_tok
+    item_of = torch.tensor(prep.item_of, device=dev, dtype=torch.long)
+    if prep.task.task_type == "language_modeling":
+        correct = torch.zeros(N, dtype=torch.bool, device=dev).index_put_((item_of,), misses == 0)
+        return correct, torch.full((N,), -1, device=dev, dtype=torch.long), mean
+    choice_of = torch.tensor(prep.choice_of, device=dev, dtype=torch.long)
+    nan = mean.isnan()
+    key = torch.where(nan, torch.full_like(mean, float("inf")), mean)
+    best = torch.full((N,), float("inf"), device=dev).scatter_reduce(0, item_of, key, "amin")
+    big = torch.full_like(choice_of, 1 << 30)
+    cand = torch.where(key == best[item_of], choice_of, big)
+    cand = torch.where(nan & (choice_of == 0), torch.full_like(choice_of, -1), cand)   # a NaN first: min() keeps it
+    pred = torch.full((N,), 1 << 30, device=dev, dtype=torch.long).scatter_reduce(0, item_of, cand, "amin").clamp_min(0)
+    return pred == torch.tensor(prep.golds, device=dev), pred, mean
+
+@dataclass
+class TaskScores:
+    "What the batched evaluator found on one task's items (this rank's), on the host."
+    prep: PreparedTask
+    correct: list[bool]           # per item of prep.items
+    pred: list[int]               # chosen option per item (-1 for LM)
+    mean_losses: list[list[float]]  # per item: the mean loss of each option (LM: of the continuation)
+    misses: list[int]             # per item: LM continuation tokens missed (0 for MC/schema)
+
+def score_task(model, tokenizer, data: list, device, task: CoreTask, max_seq_len: int | None = None,
+               tokens_per_batch: int = 16384, items=None) -> TaskScores:
+    "The batched evaluator on `items` of `data` (default: all), with everything per item brought back (for tests)."
+    max_len = max_seq_len or model_max_seq_len(model)
+    prep = prepare_task(tokenizer, data, task, items, max_len)
+    batches = make_batches(prep, tokenizer.get_bos_token_id(), tokens_per_batch, max_len)
+    loss_sum, misses = score_rows(model, batches, len(prep.tokens), device)
+    correct, pred, mean = decide(prep, loss_sum, misses)
+    means, miss = [[] for _ in prep.items], [0] * len(prep.items)
+    lm = prep.task.task_type == "language_modeling"
+    for k, m, x in zip(prep.item_of, mean.tolist(), misses.tolist()): means[k].append(m); miss[k] += x if lm else 0
+    return TaskScores(prep, correct.tolist(), pred.tolist(), means, miss)
+
+def evaluate_task_batched(model, tokenizer, data: list, device, task: CoreTask, max_seq_len: int | None = None,
+                          tokens_per_batch: int = 16384) -> float:
+    "`evaluate_task`, many items per forward: accuracy of `model` on `data`, striped across ranks and all-reduced."
+    distributed = dist.is_available() and dist.is_initialized()
+    rank, world = (dist.get_rank(), dist.get_world_size()) if distributed else (0, 1)
+    max_len = max_seq_len or model_max_seq_len(model)
+    prep = prepare_task(tokenizer, data, task, rank_indices(len(data), rank, world), max_len)
+    batches = make_batches(prep, tokenizer.get_bos_token_id(), tokens_per_batch, max_len, pin=torch.device(device).type == "cuda")
+    return _accuracy(prep, *score_rows(model, batches, len(prep.tokens), device), world)
+
+def _accuracy(prep: PreparedTask, loss_sum, misses, world: int) -> float:
+    correct = torch.zeros(prep.n_items, dtype=torch.float32, device=loss_sum.device)
+    if prep.items: correct[torch.tensor(prep.items, device=loss_sum.device)] = decide(prep, loss_sum, misses)[0].float()
+    if world > 1: dist.all_reduce(correct, op=dist.ReduceOp.SUM)
+    return correct.mean().item()   # the one host sync of the task
+
 # %% ../nbs/09_evaluation.ipynb #d7420ab2
 def centered_score(acc: float, random_baseline: float) -> float:
     "DCLM's centring: 0 at the random baseline (percent), 1 for a perfect score."
     return (acc - 0.01 * random_baseline) / (1.0 - 0.01 * random_baseline)
 
+class CoreProgress:
+    """One status line while CORE runs: items done, items/s, ETA of the task and of the whole evaluation. Refreshed in
+    place at most every `every` seconds on a terminal; elsewhere (logs) a new line every `every` seconds (default 30).
+    Items done are estimated from the tokens sent to the device (no sync per batch)."""
+    def __init__(self, total_items: int, enabled: bool = True, every: float | None = None, stream=None):
+        self.stream = stream or sys.stdout
+        self.tty = bool(getattr(self.stream, "isatty", lambda: False)())
+        self.total, self.enabled, self.every = total_items, enabled, every if every is not None else (0.5 if self.tty else 30.0)
+        self.done_before, self.t_start, self.last = 0, time.time(), 0.0
+    def start_task(self, label: str, n_items: int, n_tokens: int):
+        self.label, self.n, self.tokens, self.sent, self.t0 = label, n_items, max(1, n_tokens), 0, time.time()
+    def update(self, batch_tokens: int):
+        self.sent += batch_tokens
+        now = time.time()
+        if self.enabled and now - self.last >= self.every: self.last = now; self._show(now)
+    def line(self, now=None) -> str:
+        now = now or time.time()
+        done = self.n * min(1.0, self.sent / self.tokens)
+        rate = done / max(now - self.t0, 1e-9)
+        all_done = self.done_before + done
+        all_rate = all_done / max(now - self.t_start, 1e-9)
+        eta_task = (self.n - done) / rate if rate > 0 else float("inf")
+        eta_all = (self.total - all_done) / all_rate if all_rate > 0 else float("inf")
+        return (f"{self.label}: {done:,.0f}/{self.n:,} items, {rate:,.0f} items/s, ETA {eta_task:,.0f}s | "
+                f"CORE {all_done:,.0f}/{self.total:,} items, ETA {eta_all:,.0f}s")
+    def _show(self, now):
+        if self.tty: print("\r" + self.line(now) + "\033[K", end="", file=self.stream, flush=True)
+        else: print(self.line(now), file=self.stream, flush=True)
+    def end_task(self, n_items: int | None = None):
+        self.done_before += self.n if n_items is None else n_items
+        if self.enabled and self.tty: print("\r\033[K", end="", file=self.stream, flush=True)
+    def skip(self, n_items: int): self.total -= n_items
+
+def _count_items(path: Path, max_per_task) -> int:
+    with open(path, encoding="utf-8", errors="replace") as f: n = sum(1 for line in f if line.strip())
+    return min(n, max_per_task) if max_per_task is not None and max_per_task > 0 else n
+
+def _prepare_core_task(d, task, max_per_task, tokenizer, rank, world, max_len, tokens_per_batch, pin):
+    "Load, render, tokenize and batch one task on the host (runs in a worker thread, one task ahead of the device)."
+    data, lines = load_task_data(d, task, max_per_task, with_lines=True)
+    prep = prepare_task(tokenizer, data, task, rank_indices(len(data), rank, world), max_len, lines)
+    return data, prep, make_batches(prep, tokenizer.get_bos_token_id(), tokens_per_batch, max_len, pin)
+
 def evaluate_core(model, tokenizer, device, max_per_task: int | None = None, data_dir=None,
-                  max_seq_len: int | None = None, verbose: bool = True) -> dict:
+                  max_seq_len: int | None = None, verbose: bool = True, batched: bool = True,
+                  tokens_per_batch: int = 16384, progress: bool | None = None) -> dict:
     """The CORE metric of `model`. Returns `{'results': {label: acc}, 'centered_results': {label: centred},
-    'core_metric': mean centred, 'missing': [labels without data], 'partial': bool, 'num_examples': {label: n},
-    'random_baselines': {label: pct}, 'data_dir': str, 'max_per_task': ...}`."""
+    'core_metric': mean centred, 'missing': [labels without data], 'skipped': {label: why}, 'partial': bool,
+    'num_examples': {label: n}, 'cropped': {label: items cut to fit the context}, 'seconds': {label: s},
+    'random_baselines': {label: pct}, 'data_dir': str, 'max_per_task': ...}`.
+    `batched` (default): many items per forward (`tokens_per_batch` tokens), the next task prepared on the host while
+    the device scores this one; False: the per-item reference evaluator. A task with bad data or an unknown type is
+    skipped with a message naming it (and the line), the others still run."""
     d = _ensure_bundle() if data_dir is None else Path(data_dir)
-    results, centered, missing, counts, baselines = {}, {}, [], {}, {}
+    device = torch.device(device)
+    distributed = dist.is_available() and dist.is_initialized()
+    rank, world = (dist.get_rank(), dist.get_world_size()) if distributed else (0, 1)
+    max_len = max_seq_len or model_max_seq_len(model)
+    say = print0 if verbose else (lambda *a, **k: None)
+    results, centered, missing, counts, baselines, skipped, cropped, seconds = {}, {}, [], {}, {}, {}, {}, {}
+    runnable = []
     for task in load_core_tasks(d):
-        if not task_data_path(d, task).exists():
-            missing.append(task.label); continue
-        t0 = time.time()
-        data = load_task_data(d, task, max_per_task)
-        acc = evaluate_task(model, tokenizer, data, device, task, max_seq_len)
-        results[task.label], counts[task.label], baselines[task.label] = acc, len(data), task.random_baseline
-        centered[task.label] = centered_score(acc, task.random_baseline)
-        if verbose:
-            print0(f"{task.label:<34} {task.num_fewshot:>2}-shot {task.task_type:<17} n={len(data):<5} "
-                   f"acc {acc:.4f}  centred {centered[task.label]:+.4f}  ({time.time() - t0:.1f}s)")
-    if not results: raise FileNotFoundError(f"no CORE task data found under {d}; expected files like {_task_root(d) / 'world_knowledge/arc_easy.jsonl'}")
+        if task.task_type not in TASK_TYPES:
+            skipped[task.label] = f"{task.where}: unknown task type {task.task_type!r}, expected one of {TASK_TYPES}"
+            say(f"{task.label:<34} SKIPPED: {skipped[task.label]}"); continue
+        if not task_data_path(d, task).exists(): missing.append(task.label); continue
+        runnable.append(task)
+    prog = CoreProgress(sum(_count_items(task_data_path(d, t), max_per_task) for t in runnable),
+                        enabled=verbose and rank == 0 and progress is not False)
+    t_all, n_all = time.time(), 0
+    from concurrent.futures import ThreadPoolExecutor
+    with ThreadPoolExecutor(1, thread_name_prefix="core-prep") as pool:
+        submit = lambda t: pool.submit(_prepare_core_task, d, t, max_per_task, tokenizer, rank, world, max_len,
+                                       tokens_per_batch, device.type == "cuda")
+        nxt = submit(runnable[0]) if runnable else None
+        for i, task in enumerate(runnable):
+            fut, nxt = nxt, (submit(runnable[i + 1]) if i + 1 < len(runnable) else None)
+            t0 = time.time()
+            try: data, prep, batches = fut.result(); err = None
+            except CoreDataError as e: err = str(e)
+            if world > 1:   # a problem may show on one rank's items only: all ranks skip together
+                bad = torch.tensor(0 if err is None else 1, device=device)
+                dist.all_reduce(bad, op=dist.ReduceOp.MAX)
+                if bad.item() and err is None: err = f"CORE task {task.label!r}: bad data on another rank (see its message)"
+            if err is not None:
+                skipped[task.label] = err
+                say(f"{task.label:<34} SKIPPED: {err}")
+                prog.skip(_count_items(task_data_path(d, task), max_per_task)); continue
+            prog.start_task(task.label, len(data), sum(b.n_tokens for b in batches) * world)
+            if batched:
+                sums = score_rows(model, batches, len(prep.tokens), device, on_batch=lambda b: prog.update(b.n_tokens * world))
+                acc = _accuracy(prep, *sums, world)
+            else:
+                acc = evaluate_task(model, tokenizer, data, device, task, max_len)
+            prog.end_task(len(data))
+            n_crop = prep.cropped
+            if world > 1:
+                c = torch.tensor(n_crop, device=device); dist.all_reduce(c, op=dist.ReduceOp.SUM); n_crop = int(c.item())
+            results[task.label], counts[task.label], baselines[task.label] = acc, len(data), task.random_baseline
+            centered[task.label], cropped[task.label] = centered_score(acc, task.random_baseline), n_crop
+            seconds[task.label] = time.time() - t0; n_all += len(data)
+            say(f"{task.label:<34} {task.num_fewshot:>2}-shot {task.task_type:<17} n={len(data):<5} "
+                f"acc {acc:.4f}  centred {centered[task.label]:+.4f}  ({seconds[task.label]:.1f}s, "
+                f"{len(data) / max(seconds[task.label], 1e-9):,.0f} items/s)")
+            if n_crop:
+                say(f"{'':<34} {n_crop} of {len(data)} items longer than the {max_len}-token context (longest "
+                    f"{prep.longest} tokens{', first at line ' + str(prep.first_cropped) if prep.first_cropped else ''}): "
+                    f"cut from the left, as nanochat does")
+    if not results:
+        if skipped: raise CoreDataError(f"every CORE task with data was skipped: {skipped}")
+        raise FileNotFoundError(f"no CORE task data found under {d}; expected files like {_task_root(d) / 'world_knowledge/arc_easy.jsonl'}")
     core = sum(centered.values()) / len(centered)
+    total = time.time() - t_all
     if verbose:
-        note = f" (partial: {len(results)} of {len(results) + len(missing)} tasks, missing {', '.join(missing)})" if missing else ""
-        print0(f"CORE metric: {core:.4f}{note}")
+        gone = missing + list(skipped)
+        note = f" (partial: {len(results)} of {len(results) + len(gone)} tasks, without {', '.join(gone)})" if gone else ""
+        print0(f"CORE metric: {core:.4f}{note}; {n_all:,} items in {total:.1f}s ({n_all / max(total, 1e-9):,.0f} items/s)")
     return {"results": results, "centered_results": centered, "core_metric": core, "missing": missing,
-            "partial": bool(missing), "num_examples": counts, "random_baselines": baselines,
+            "skipped": skipped, "partial": bool(missing or skipped), "num_examples": counts, "cropped": cropped,
+            "seconds": seconds, "total_seconds": total, "random_baselines": baselines,
             "data_dir": str(d), "max_per_task": max_per_task}
 
 def core_markdown_table(out: dict) -> str:
@@ -323,6 +670,11 @@ def core_markdown_table(out: dict) -> str:
     if out.get("missing"):
         lines += ["", f"Partial CORE: mean over the {n} tasks with data; missing {', '.join(out['missing'])}. "
                       "Not comparable with the 22-task CORE."]
+    for label, why in (out.get("skipped") or {}).items():
+        lines += ["", f"Skipped {label}: {why}"]
+    crops = {k: v for k, v in (out.get("cropped") or {}).items() if v}
+    if crops:
+        lines += ["", "Prompts cut from the left to fit the context: " + ", ".join(f"{k} {v}" for k, v in crops.items()) + "."]
     return "\n".join(lines)
 
 # %% ../nbs/09_evaluation.ipynb #121bd1b3
