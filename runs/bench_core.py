@@ -57,7 +57,7 @@ def load(args, device):
         model, tok, meta = load_model("base", device, phase="eval", model_tag=args.model_tag, step=args.step)
         return model, tok, f"nanochat GPT {args.model_tag or ''} step {meta['step']} ({meta['model_config']})"
     if args.tag:
-        from archerchat.train import load_model
+        from archerchat.checkpoints import load_model
         model, tok, meta = load_model("base", args.tag, args.step, device=device)
         return model, tok, f"ArcherChat {args.tag} step {meta['step']}"
     tok, tok_name = archerchat_tokenizer(args.vocab_size)
