@@ -85,7 +85,7 @@ def _device_info(device) -> tuple[int, bool]:
 
 # launch settings (keys per step, blocks per SM, warps, pipeline stages): for few (row, head) pairs, many small
 # chunks; for many (enough to fill the GPU with one chunk each), the large-batch row of the sweep. Override with
-# ARCHERCHAT_DECODE_ATTENTION_SMALL / _LARGE="32,8,1,2" to try others (runs/bench_decode_attention.py finds them).
+# ARCHERCHAT_DECODE_ATTENTION_SMALL / _LARGE="32,8,1,2" to try others (runs/bench/bench_decode_attention.py finds them).
 def _env_settings(name, default):
     v = os.environ.get(name)
     return default if not v else tuple(int(x) for x in v.split(","))
@@ -272,7 +272,7 @@ def _topk_rank_kernel(Cand, Count, Run, Vals, Ids, V, k, KEEP: tl.constexpr, BLK
     tl.store(Vals + b * k + r, bits.to(tl.float32, bitcast=True), mask=ok)
     tl.store(Ids + b * k + r, (0x7FFFFFFF - (run & 0x7FFFFFFF).to(tl.int32)).to(tl.int64), mask=ok)
 
-TOPK_CHUNK, TOPK_BLOCK, TOPK_WARPS, TOPK_MAX_K = 512, 2048, 4, 128   # the best of runs/bench_topk.py on an H100
+TOPK_CHUNK, TOPK_BLOCK, TOPK_WARPS, TOPK_MAX_K = 512, 2048, 4, 128   # the best of runs/bench/bench_topk.py on an H100
 
 def _topk_chunk(V: int, k: int) -> int:
     "`TOPK_CHUNK`, halved (down to 64) until a row of V values has at least k chunks: else every value is a candidate."

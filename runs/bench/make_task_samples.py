@@ -1,6 +1,6 @@
 """Cut the small real task samples shipped in archerchat/assets/tasks/ (provenance script; run once by a maintainer).
 
-    python runs/make_task_samples.py --src /work/shared/data --out archerchat/assets/tasks
+    python runs/bench/make_task_samples.py --src /work/shared/data --out archerchat/assets/tasks
 
 Every sample is laid out exactly as the Hugging Face Hub delivers the dataset (same directory per config, same
 `{split}-00000-of-00001.parquet` file names, same columns), so `archerchat.tasks` reads it through the very code path

@@ -3,8 +3,8 @@ inside a CUDA graph, many rows' logits back to back. `torch.topk` against the Tr
 (threshold from chunk maxima, then rank) over a grid of chunk sizes, blocks and warps (`TOPK_CHUNK`, `TOPK_BLOCK`,
 `TOPK_WARPS`), on random logits and on bf16 logits through the softcap (many equal values).
 
-    python runs/bench_topk.py                       # CUDA only
-    python runs/bench_topk.py --batch-sizes 1 128 --k 50
+    python runs/bench/bench_topk.py                       # CUDA only
+    python runs/bench/bench_topk.py --batch-sizes 1 128 --k 50
 """
 import argparse, itertools, json, os, sys
 import torch

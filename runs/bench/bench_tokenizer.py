@@ -1,7 +1,7 @@
 """Benchmark: ArcherChat's Python BPE trainer against nanochat's `rustbpe`, side by side in one run.
 
-    python runs/bench_tokenizer.py                      # the 15 training shards of /work/shared/data/text, vocab 32768
-    python runs/bench_tokenizer.py --smoke              # the embedded corpus, vocab 2048 (seconds)
+    python runs/bench/bench_tokenizer.py                      # the 15 training shards of /work/shared/data/text, vocab 32768
+    python runs/bench/bench_tokenizer.py --smoke              # the embedded corpus, vocab 2048 (seconds)
 
 Each trainer runs in its own subprocess (`--child`), on the same list of texts (loaded before the clock starts):
 training wall time, peak RSS of the process (ru_maxrss) and of its worker processes, and the peak proportional set
@@ -12,7 +12,7 @@ Prints a table and writes JSON to --out (default base_dir()/bench/tokenizer.json
 import argparse, json, os, pickle, resource, statistics, subprocess, sys, tempfile, time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 from archerchat.common import base_dir, asset_path
 from archerchat.tokenizer import Tokenizer, iter_texts, bytes_per_token, train_rustbpe, SPLIT_PATTERN
 from archerchat.data import split_shards

@@ -1,9 +1,9 @@
 """Time one `MuonAdamW` step on nanochat's d20 parameter set, and (when `archerchat.gpt` can build the model) the
 fraction of a full training step it takes. Issue 5's goal: optimizer step <= 10% of the step at d20 on one H100.
 
-    python runs/bench_optim.py                 # CUDA: d20, compiled, Polar Express in bf16
-    python runs/bench_optim.py --smoke         # tiny config, runs on CPU in seconds
-    torchrun --nproc_per_node 8 runs/bench_optim.py   # the sharded path (each rank prints its own time)
+    python runs/bench/bench_optim.py                 # CUDA: d20, compiled, Polar Express in bf16
+    python runs/bench/bench_optim.py --smoke         # tiny config, runs on CPU in seconds
+    torchrun --nproc_per_node 8 runs/bench/bench_optim.py   # the sharded path (each rank prints its own time)
 
 Prints a table and writes JSON to --out (default: <base_dir>/bench/bench_optim.json).
 """

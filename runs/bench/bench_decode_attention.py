@@ -4,8 +4,8 @@ Each variant is timed as the decode step runs it: one call per layer, each layer
 CUDA graph (so nothing comes from L2). Reports microseconds per call and the share of the measured copy bandwidth
 (bytes = the keys and values each row can see, read once).
 
-    python runs/bench_decode_attention.py                       # CUDA only; batch 1 8 32 128, context 640
-    python runs/bench_decode_attention.py --context 1500 --bound 1536
+    python runs/bench/bench_decode_attention.py                       # CUDA only; batch 1 8 32 128, context 640
+    python runs/bench/bench_decode_attention.py --context 1500 --bound 1536
 """
 import argparse, itertools, json
 import torch

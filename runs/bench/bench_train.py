@@ -2,13 +2,13 @@
 N compiled steps of the real optimizer at the real total batch (gradient accumulation included), one table row per
 configuration.
 
-    python runs/bench_train.py                                  # d12 and d20 at device batch 32, d24 at 16; SSSL and L
-    python runs/bench_train.py --depth 20 --window SSSL --attn flex sdpa --device-batch-size 32
-    python runs/bench_train.py --depth 20 --window L --fp8
-    python runs/bench_train.py --depth 20 --window SSSL --ce fused unfused   # the chunked loss against the plain one
-    python runs/bench_train.py --data-dir ../shared/data/text --out bench/train_$(git rev-parse --short HEAD).json
-    python runs/bench_train.py --smoke                          # tiny, on CPU, in seconds: checks the script works
-    python runs/bench_train.py --depth 20 --window SSSL --profile prof/   # + where the step's time and memory go
+    python runs/bench/bench_train.py                                  # d12 and d20 at device batch 32, d24 at 16; SSSL and L
+    python runs/bench/bench_train.py --depth 20 --window SSSL --attn flex sdpa --device-batch-size 32
+    python runs/bench/bench_train.py --depth 20 --window L --fp8
+    python runs/bench/bench_train.py --depth 20 --window SSSL --ce fused unfused   # the chunked loss against the plain one
+    python runs/bench/bench_train.py --data-dir ../shared/data/text --out bench/train_$(git rev-parse --short HEAD).json
+    python runs/bench/bench_train.py --smoke                          # tiny, on CPU, in seconds: checks the script works
+    python runs/bench/bench_train.py --depth 20 --window SSSL --profile prof/   # + where the step's time and memory go
 
 Columns: depth, window pattern, attention backends (full / windowed layers), device batch, tokens/s, MFU against
 989 TFLOP/s (an H100's dense bf16 peak, nanochat's convention: FLOPs/token from estimate_flops, which counts attention

@@ -3,7 +3,7 @@ server, here against the real one (github archeryue/Endlex; not in CI, since it 
 
     pip install -e 'PATH/TO/Endlex[server]'           # in a separate virtual environment
     ENDLEX_TOKEN=tok ENDLEX_DATA=/tmp/endlex-data uvicorn endlex.server.app:create_app --factory --host 127.0.0.1 --port 8765 &
-    python runs/check_endlex.py --url http://127.0.0.1:8765 --token tok --server-data /tmp/endlex-data
+    python runs/bench/check_endlex.py --url http://127.0.0.1:8765 --token tok --server-data /tmp/endlex-data
 
 A cut connection is made by a small TCP proxy in this script; `--server-data` (the server's ENDLEX_DATA) lets it corrupt a
 stored file to check that `pull` refuses it. Every check prints one line; the exit status is the number that failed.

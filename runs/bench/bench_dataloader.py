@@ -1,8 +1,8 @@
 """Benchmark archerchat.data: packed tokens/s per rank (parquet -> device-ready tensor), best-fit cost per row, cropped fraction.
 
-    python runs/bench_dataloader.py                       # /work/shared/data/text if present, else the default data dir
-    python runs/bench_dataloader.py --data-dir ~/.cache/archerchat/base_data --tokenizer ~/.cache/archerchat/tokenizer
-    python runs/bench_dataloader.py --smoke               # tiny, on the embedded corpus, a few seconds on CPU
+    python runs/bench/bench_dataloader.py                       # /work/shared/data/text if present, else the default data dir
+    python runs/bench/bench_dataloader.py --data-dir ~/.cache/archerchat/base_data --tokenizer ~/.cache/archerchat/tokenizer
+    python runs/bench/bench_dataloader.py --smoke               # tiny, on the embedded corpus, a few seconds on CPU
 
 --tokenizer: a directory saved by archerchat.tokenizer (Tokenizer.load); by default archerchat.tokenizer.get_tokenizer()
 if one has been trained, else an archerchat.tokenizer.Tokenizer (vocab --vocab) trained here on the training split of

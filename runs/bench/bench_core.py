@@ -2,14 +2,14 @@
 nanochat's own evaluator on the same model in the same call.
 
     # one GPU: a nanochat checkpoint, both evaluators on the same weights (the issue #23 measurement)
-    python runs/bench_core.py --data-dir /path/to/core --nanochat /path/to/nanochat \\
+    python runs/bench/bench_core.py --data-dir /path/to/core --nanochat /path/to/nanochat \\
         --nanochat-base-dir $NANOCHAT_BASE_DIR --model-tag d12 --nanochat-max-per-task 50
     # no checkpoint at hand: a randomly initialised d12 (speed does not depend on the weights)
-    python runs/bench_core.py --data-dir /path/to/core --depth 12 [--nanochat /path/to/nanochat]
+    python runs/bench/bench_core.py --data-dir /path/to/core --depth 12 [--nanochat /path/to/nanochat]
     # an ArcherChat checkpoint (base_checkpoints/<tag>)
-    python runs/bench_core.py --data-dir /path/to/core --tag d12
+    python runs/bench/bench_core.py --data-dir /path/to/core --tag d12
     # CPU, offline, seconds: tiny model, 11 items per task, per-item reference timed too
-    python runs/bench_core.py --smoke
+    python runs/bench/bench_core.py --smoke
 
 The model both evaluators run is one object (unless --convert): nanochat's own GPT loaded by nanochat's own loader (--nanochat-base-dir),
 an ArcherChat checkpoint (--tag), or a random ArcherChat GPT (--depth). nanochat's evaluator

@@ -3,8 +3,8 @@ weights back to back inside one CUDA graph, so nothing is served from L2. Compar
 compiler's reduction (`torch.compile` of multiply-and-sum, what `bench_engine.py --gemv-rows` gives) and a plain
 Triton GEMV over a small grid of tile shapes; reports each one's share of the measured copy bandwidth.
 
-    python runs/bench_gemv.py                 # CUDA only
-    python runs/bench_gemv.py --n-embd 1536   # another width (d24)
+    python runs/bench/bench_gemv.py                 # CUDA only
+    python runs/bench/bench_gemv.py --n-embd 1536   # another width (d24)
 """
 import argparse, itertools, json
 import torch

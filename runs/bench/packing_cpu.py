@@ -6,8 +6,8 @@ then measures validation bits per byte two ways:
   * on whole documents of the validation shard, each (BOS + all its tokens) cut into consecutive windows of the
     sequence length (every token of a document counted once, including the tails that best-fit rows crop).
 
-    OMP_NUM_THREADS=1 python runs/packing_cpu.py --packing bestfit   --out /tmp/pack_bestfit.json
-    OMP_NUM_THREADS=1 python runs/packing_cpu.py --packing longfirst --out /tmp/pack_longfirst.json
+    OMP_NUM_THREADS=1 python runs/bench/packing_cpu.py --packing bestfit   --out /tmp/pack_bestfit.json
+    OMP_NUM_THREADS=1 python runs/bench/packing_cpu.py --packing longfirst --out /tmp/pack_longfirst.json
 """
 import argparse, json, math, time
 from pathlib import Path

@@ -10,7 +10,7 @@
    matmul); compiled code with `row_matmul` installed (what the engine runs); and a variant of the kernel that also
    does the norm, the ReLU^2 and the residual itself (a measure of what fusing the neighbours would add).
 
-    python runs/bench_gemv_chain.py            # CUDA (Hopper for PDL)
+    python runs/bench/bench_gemv_chain.py            # CUDA (Hopper for PDL)
 """
 import argparse, itertools, json, os, sys
 import torch

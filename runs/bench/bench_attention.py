@@ -1,9 +1,9 @@
 """Attention backends benchmark: training throughput (tokens/s, MFU) of the compiled GPT per attention backend,
 time of one attention layer vs window size, and the model's analytic inference costs.
 
-    python runs/bench_attention.py                       # on a CUDA box: d12 and d20, T=2048, SSSL, every backend
-    python runs/bench_attention.py --depths 20 --backends flex fa3 --batch-size 16
-    python runs/bench_attention.py --smoke               # tiny CPU run that checks the script works
+    python runs/bench/bench_attention.py                       # on a CUDA box: d12 and d20, T=2048, SSSL, every backend
+    python runs/bench/bench_attention.py --depths 20 --backends flex fa3 --batch-size 16
+    python runs/bench/bench_attention.py --smoke               # tiny CPU run that checks the script works
 
 Throughput is forward+backward of `torch.compile(model)` with no optimizer step (the optimizer is the same for
 every backend). MFU = estimate_flops() x tokens/s / peak, with the bf16 dense peak of an H100 SXM (989 TFLOP/s) by

@@ -1,13 +1,13 @@
 """Inference engine benchmark: prefill and decode throughput of archerchat.engine.Engine, peak memory, and batch-1
 decode against the HBM roofline.
 
-    python runs/bench_engine.py                          # CUDA box: d20, random weights, batch 1 8 32 128, graph + eager
-    python runs/bench_engine.py --compile                # also torch.compile the captured decode step
-    python runs/bench_engine.py --batch-sizes 1 --modes graph eager static --prompt-len 128 --gen-len 512
-    python runs/bench_engine.py --smoke                  # tiny CPU run that checks the script works
-    python runs/bench_engine.py --compile --profile      # + torch.profiler tables (CUDA kernels) of batch-1 decode and prefill
-    python runs/bench_engine.py --compile --compile-option inductor.coordinate_descent_tuning=True   # a compiler option
-    python runs/bench_engine.py --compile --no-attention-kernel      # decode attention with SDPA instead of Triton (14)
+    python runs/bench/bench_engine.py                          # CUDA box: d20, random weights, batch 1 8 32 128, graph + eager
+    python runs/bench/bench_engine.py --compile                # also torch.compile the captured decode step
+    python runs/bench/bench_engine.py --batch-sizes 1 --modes graph eager static --prompt-len 128 --gen-len 512
+    python runs/bench/bench_engine.py --smoke                  # tiny CPU run that checks the script works
+    python runs/bench/bench_engine.py --compile --profile      # + torch.profiler tables (CUDA kernels) of batch-1 decode and prefill
+    python runs/bench/bench_engine.py --compile --compile-option inductor.coordinate_descent_tuning=True   # a compiler option
+    python runs/bench/bench_engine.py --compile --no-attention-kernel      # decode attention with SDPA instead of Triton (14)
 
 Prefill goes through Engine.prefill (compiled, generic in the prompt length, with --compile). For the graph decoders
 `graph ms` is the GPU time of one replayed step alone (replays queued back to back), against `ms/step` for the whole
