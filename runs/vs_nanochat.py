@@ -240,7 +240,8 @@ def run_logged(cmd, log: Path, *, env=None, cwd=None, prefix=""):
 
 
 def tokenizer_stamp(args, shards) -> dict:
-    return dict(vocab_size=args.vocab_size, max_chars=args.max_chars, shards=[[s.name, s.stat().st_size] for s in shards])
+    return dict(vocab_size=args.vocab_size, max_chars=args.max_chars, data_dir=str(shards[0].parent),
+                shards=[[s.name, s.stat().st_size] for s in shards])
 
 
 def ensure_tokenizer(name, tok_dir: Path, stamp: dict, train):
@@ -315,8 +316,7 @@ def run_archerchat(args, out: Path, shards, seed: int, commands: dict, launcher:
     if run.exists(): shutil.rmtree(run)                 # a fresh run: metrics.jsonl would otherwise be appended to
     cmd = [*launcher, *shared_flags(args), "--data-dir", str(Path(args.data_dir).resolve()), "--seed", str(seed), "--tag", tag,
            *shlex.split(args.archerchat_args)]
-    shown = ["python", "-m", "archerchat.train", *cmd[3:]] if cmd[1] == "-c" else cmd
-    commands[f"ArcherChat pretraining, seed {seed}"] = f"ARCHERCHAT_BASE_DIR={base} {shlex.join(shown)}"
+    commands[f"ArcherChat pretraining, seed {seed}"] = f"ARCHERCHAT_BASE_DIR={base} {shlex.join(cmd)}"
     run_logged(cmd, out / "logs" / f"archerchat_{tag}.log", env=env, prefix=f"[ArcherChat {tag}] ")
     return parse_archerchat_metrics((run / "metrics.jsonl").read_text().splitlines())
 
