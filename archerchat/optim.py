@@ -12,7 +12,7 @@ from .common import compute_dtype
 
 # %% auto #0
 __all__ = ['NS_COEFFS', 'POLAR_EXPRESS_COEFFS', 'MUON_DEFAULTS', 'ADAMW_DEFAULTS', 'SMALL_NUMEL', 'ADAMW_KINDS', 'orthogonalize',
-           'muon_step_fused', 'adamw_step_fused', 'MuonAdamW', 'build_optimizer']
+           'equilibrate_rows', 'reset_norm', 'muon_step_fused', 'adamw_step_fused', 'MuonAdamW', 'build_optimizer']
 
 # %% ../nbs/02_muon.ipynb #4020d50f
 NS_COEFFS = [(3.4445, -4.7750, 2.0315)] * 5  # Newton–Schulz quintic (Keller Jordan), same polynomial each step
@@ -35,22 +35,39 @@ def orthogonalize(G: Tensor, coeffs=POLAR_EXPRESS_COEFFS, dtype: torch.dtype = t
         X = a * X + (X @ B if tall else B @ X)
     return X.to(G.dtype)
 
+# %% ../nbs/02_muon.ipynb #6f43694a
+def equilibrate_rows(X: Tensor) -> Tensor:
+    "MuonEq: scale every row of each matrix in `X` (..., m, n) to that matrix's root-mean-square row norm (keeps ||X||_F)."
+    Xf = X.float()
+    rms_row = Xf.norm(dim=(-2, -1), keepdim=True) / X.size(-2) ** 0.5
+    return X * (rms_row / Xf.norm(dim=-1, keepdim=True).clamp_min(1e-6)).to(X.dtype)
+
+# %% ../nbs/02_muon.ipynb #3f747aa7
+def reset_norm(X: Tensor) -> Tensor:
+    "Muon+: scale each matrix in `X` (..., m, n) to Frobenius norm sqrt(min(m, n)), that of an exactly semi-orthogonal matrix."
+    target = min(X.size(-2), X.size(-1)) ** 0.5
+    return X * (target / X.float().norm(dim=(-2, -1), keepdim=True).clamp_min(1e-6)).to(X.dtype)
+
 # %% ../nbs/02_muon.ipynb #9ee1335a
 def muon_step_fused(grads: Tensor, params: Tensor, momentum_buffer: Tensor, second_moment: Tensor,
-                    momentum_t: Tensor, lr_t: Tensor, wd_t: Tensor, beta2_t: Tensor,
-                    ns_steps: int, red_dim: int, ortho_dtype: torch.dtype, normuon: bool = True) -> None:
-    "Muon on a stack `(K, m, n)`: Nesterov momentum, Polar Express, NorMuon, cautious weight decay; updates `params` in place."
+                    momentum_t: Tensor, lr_t: Tensor, wd_t: Tensor, beta2_t: Tensor, ns_steps: int, red_dim: int,
+                    ortho_dtype: torch.dtype | None = None, normuon: bool = True) -> None:
+    "Muon on a stack `(K, m, n)`: Nesterov momentum, MuonEq, Polar Express, Muon+, NorMuon, cautious weight decay; updates `params` in place."
     mu = momentum_t.to(grads.dtype)
     momentum_buffer.lerp_(grads, 1 - mu)                         # B <- mu B + (1 - mu) G
     g = grads.lerp_(momentum_buffer, mu)                         # Nesterov: (1 - mu) G + mu B
-    g = orthogonalize(g, POLAR_EXPRESS_COEFFS[:ns_steps], ortho_dtype).to(params.dtype)
+    X = equilibrate_rows(g if ortho_dtype is None else g.to(ortho_dtype))        # MuonEq, in the iteration's dtype
+    X = orthogonalize(X, POLAR_EXPRESS_COEFFS[:ns_steps], X.dtype)
+    g = reset_norm(X.to(params.dtype))                           # Muon+, in the parameters' dtype
     if normuon:                                                  # factored second moment: one entry per row (or column)
-        v = g.float().square().mean(dim=red_dim, keepdim=True)
-        second_moment.lerp_(v.to(second_moment.dtype), 1 - beta2_t.to(second_moment.dtype))
-        scaled = g * second_moment.clamp_min(1e-10).rsqrt().to(g.dtype)
-        ratio = g.float().norm(dim=(-2, -1), keepdim=True) / scaled.float().norm(dim=(-2, -1), keepdim=True).clamp_min(1e-10)
-        g = scaled * ratio.to(g.dtype)                           # keep each matrix's Frobenius norm
-    lr, wd = lr_t.to(params.dtype), wd_t.to(params.dtype)
+        k = g.size(red_dim)
+        v = g.float().square().mean(dim=red_dim, keepdim=True)   # mean square of each row (column)
+        second_moment.lerp_(v.to(second_moment.dtype), 1 - beta2_t.to(g.dtype))
+        s = second_moment.clamp_min(1e-10).rsqrt()               # Adam-like 1 / sqrt(v), one per row (column)
+        norm = (v.sum(dim=(-2, -1), keepdim=True) * k).sqrt()                             # ||g||_F
+        norm_s = ((v * k) * s.float().square()).sum(dim=(-2, -1), keepdim=True).sqrt()   # ||s g||_F
+        g = g * (s * (norm / norm_s.clamp_min(1e-10))).to(g.dtype)   # s g, rescaled to keep ||g||_F
+    lr, wd = lr_t.to(g.dtype), wd_t.to(g.dtype)
     mask = (g * params) >= 0                                     # cautious weight decay
     params.sub_(lr * g + lr * wd * params * mask)
 
@@ -115,7 +132,11 @@ class MuonAdamW(torch.optim.Optimizer):
         super().__init__(param_groups, defaults={})
         device = next((p.device for g in self.param_groups for p in g["params"]), torch.device("cpu"))
         self.compile = device.type == "cuda" if compile is None else compile  # compile on CPU needs a C++ toolchain
-        self.ortho_dtype = compute_dtype(device) if ortho_dtype is None else ortho_dtype  # bf16 on sm80+ GPUs
+        if ortho_dtype is None and compute_dtype(device) == torch.bfloat16: ortho_dtype = torch.bfloat16
+        if ortho_dtype == torch.float16:
+            raise ValueError("ortho_dtype=torch.float16: Polar Express overflows fp16's exponent range; use torch.bfloat16, "
+                             "torch.float32, or None (the parameters' own dtype)")
+        self.ortho_dtype = ortho_dtype  # None: the parameters' own dtype, as nanochat off bf16 hardware
         self._muon_fn = _maybe_compiled(muon_step_fused, self.compile)
         self._adamw_fn = _maybe_compiled(adamw_step_fused, self.compile)
         # 0-D tensors: the compiled graphs take them as inputs, so changing a value never recompiles. CPU ones for

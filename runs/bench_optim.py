@@ -95,9 +95,10 @@ def main():
     opt = build_optimizer(kinds, model_dim=args.n_embd, compile=compile_opt)
     n_muon = sum(p.numel() for g in opt.param_groups if g["kind"] == "muon" for p in g["params"])
     n_all = sum(p.numel() for p in params)
+    ortho = str(opt.ortho_dtype or "the parameters' dtype")  # None: Polar Express runs in the parameters' own dtype
     print0(f"d{args.depth}: n_embd {args.n_embd}, {args.n_head} heads, vocab {args.vocab}: {n_all / 1e6:.1f}M params "
            f"({n_muon / 1e6:.1f}M in {sum(g['kind'] == 'muon' for g in opt.param_groups)} Muon stacks); device {device}, "
-           f"world {world}, Polar Express in {opt.ortho_dtype}, compiled {opt.compile}")
+           f"world {world}, Polar Express in {ortho}, compiled {opt.compile}")
     # each step changes the lr, as a schedule would: this must not recompile
     lrs = [g["lr"] for g in opt.param_groups]
     k = [0]
@@ -108,7 +109,7 @@ def main():
     t_opt = time_it(opt_step, device, args.steps, args.warmup)
     res = dict(device=str(torch.cuda.get_device_name(device) if device.type == "cuda" else device), world_size=world,
                depth=args.depth, n_embd=args.n_embd, vocab=args.vocab, params=n_all, muon_params=n_muon,
-               ortho_dtype=str(opt.ortho_dtype), compiled=opt.compile,
+               ortho_dtype=ortho, compiled=opt.compile,
                opt_step_ms_median=1e3 * statistics.median(t_opt), opt_step_ms_min=1e3 * min(t_opt))
     if device.type == "cuda": res["peak_mem_gb"] = torch.cuda.max_memory_allocated(device) / 1e9
     del opt, kinds, params
