@@ -17,7 +17,7 @@ decimal. `--seeds` runs ArcherChat once per seed, to show the seed-to-seed sprea
 The run directory (`--out`) gets `vs_nanochat.md` (val bpb per eval step for both and the relative difference, final
 train loss, median tok/s over the second half of the steps and the ratio), `vs_nanochat.png`, `vs_nanochat.json` (every
 parsed number, the commands, the commits) and the raw logs `logs/*.log`. `--skip-nanochat` / `--skip-archerchat` reuse
-a finished side from the run directory.
+a finished side from the run directory (with `--skip-archerchat`, seeds that have not run yet are run).
 """
 from __future__ import annotations
 import argparse, json, math, os, re, shlex, shutil, statistics, subprocess, sys, time
@@ -348,11 +348,12 @@ def compare(args) -> dict:
     launcher, loader = (None, prev.get("archerchat_loader", "reused")) if args.skip_archerchat else archerchat_loader_flags()
     ac = {}
     for s in seeds:
-        if args.skip_archerchat:
-            m = out / "archerchat_base" / "base_checkpoints" / f"seed{s}" / "metrics.jsonl"
-            if not m.exists(): raise SystemExit(f"--skip-archerchat: no finished ArcherChat run for seed {s} in {out} ({m} is missing)")
+        m = out / "archerchat_base" / "base_checkpoints" / f"seed{s}" / "metrics.jsonl"
+        if args.skip_archerchat and m.exists() and args.num_iterations in parse_archerchat_metrics(m.read_text().splitlines())["val"]:
             ac[s] = parse_archerchat_metrics(m.read_text().splitlines())
         else:
+            if args.skip_archerchat: print(f"--skip-archerchat: no finished ArcherChat run for seed {s} in {out}; running it", flush=True)
+            if launcher is None: launcher, loader = archerchat_loader_flags()
             ac[s] = run_archerchat(args, out, shards, int(s), commands, launcher)
     n_it = args.num_iterations
     res = dict(title=f"d{args.depth}, {n_it} steps, {args.max_seq_len}-token rows, window {args.window_pattern}, vocab {args.vocab_size:,}",
@@ -462,7 +463,7 @@ def parser():
     for k in LR_FLAGS: a("--" + k.replace("_", "-"), type=float, default=None, help="passed to both (default: each program's own)")
     a("--seeds", type=int, nargs="+", default=[42], help="ArcherChat seeds to run (nanochat has one fixed seed)")
     a("--skip-nanochat", action="store_true", help="reuse the nanochat run in --out")
-    a("--skip-archerchat", action="store_true", help="reuse the ArcherChat runs in --out")
+    a("--skip-archerchat", action="store_true", help="reuse the finished ArcherChat runs in --out (seeds not there are run)")
     a("--nanochat-args", default="", help="extra flags for scripts.base_train, one string")
     a("--archerchat-args", default="", help="extra flags for archerchat.train, one string")
     a("--self-test", action="store_true", help="check the log parsers on embedded samples and exit")
