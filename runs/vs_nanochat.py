@@ -144,7 +144,9 @@ def report_markdown(res: dict) -> str:
                    f"{spread:.6f}" + (f" ({abs(gap) / spread:.1f}x smaller than the gap)." if spread and abs(gap) > spread else "."), ""]
     md += ["Notes: the train loss is each program's EMA (beta 0.9, debiased) of the training loss; nanochat's is the loss of "
            "the last micro-batch of a step, ArcherChat's the mean over the micro-batches, so with gradient accumulation "
-           "the two carry different noise. tok/s is each program's own per-step figure (evaluation excluded).", "",
+           "the two carry different noise. tok/s is each program's own per-step figure (evaluation excluded); the runs go one "
+           "after the other, so it compares only on a machine that nothing else uses, and nanochat always compiles the "
+           "model while ArcherChat compiles on CUDA only (`--archerchat-args=--compile` to compile on CPU too).", "",
            "![nanochat vs ArcherChat](vs_nanochat.png)", "", "## Commands", ""]
     md += [f"- {k}: `{v}`" for k, v in res["commands"].items()]
     return "\n".join(md) + "\n"
@@ -464,8 +466,8 @@ def parser():
     a("--seeds", type=int, nargs="+", default=[42], help="ArcherChat seeds to run (nanochat has one fixed seed)")
     a("--skip-nanochat", action="store_true", help="reuse the nanochat run in --out")
     a("--skip-archerchat", action="store_true", help="reuse the finished ArcherChat runs in --out (seeds not there are run)")
-    a("--nanochat-args", default="", help="extra flags for scripts.base_train, one string")
-    a("--archerchat-args", default="", help="extra flags for archerchat.train, one string")
+    a("--nanochat-args", default="", help="extra flags for scripts.base_train, one string: --nanochat-args='--fp8'")
+    a("--archerchat-args", default="", help="extra flags for archerchat.train, one string: --archerchat-args='--compile'")
     a("--self-test", action="store_true", help="check the log parsers on embedded samples and exit")
     return ap
 
