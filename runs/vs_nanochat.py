@@ -31,6 +31,7 @@ class _Run:
     def finish(self, *a, **k): pass
 def init(*a, **k): return _Run()
 '''
+NANOCHAT_SEED = "42"      # nanochat's compute_init seeds torch with 42; ArcherChat's seed 42 gives the same initial weights
 LR_FLAGS = ["matrix_lr", "embedding_lr", "unembedding_lr", "scalar_lr", "weight_decay"]
 RUN_ARGS = ["depth", "aspect_ratio", "head_dim", "max_seq_len", "window_pattern", "num_iterations", "total_batch_size",
             "device_batch_size", "eval_every", "eval_tokens", "vocab_size", "max_chars", "device_type", *LR_FLAGS]   # what a run depends on
@@ -118,10 +119,18 @@ def report_markdown(res: dict) -> str:
         row.append(_pct(_rel(None if m is None else round(m, 6), nc["val"].get(s))))   # at nanochat's precision
         md.append("| " + " | ".join(row) + " |")
     md.append("")
-    if 0 in nc["val"] and all(0 in ac[k]["val"] for k in seeds):
-        d0 = max(abs(round(ac[k]["val"][0], 6) - nc["val"][0]) for k in seeds)    # nanochat prints six decimals
-        md.append(f"Step 0 (the untrained model): {'the same to the sixth decimal, so both evaluate the same validation rows with tokenizers that agree' if d0 < 1e-9 else f'**differs by {d0:.6f}**: the two evaluate different validation rows or their tokenizers differ, so the later numbers do not compare directly (is ArcherChat on nanochat packing and order?)'}.")
+    same = NANOCHAT_SEED if NANOCHAT_SEED in seeds else None
+    if 0 in nc["val"] and same and 0 in ac[same]["val"]:
+        # with nanochat's seed ArcherChat starts from the same weights, so step 0 checks the tokenizers and the rows
+        d0 = abs(round(ac[same]["val"][0], 6) - nc["val"][0])        # nanochat prints six decimals
+        md.append(f"Step 0 (the untrained model, ArcherChat seed {same} = nanochat's seed, the same initial weights): " +
+                  ("the same to the sixth decimal, so both evaluate the same validation rows with tokenizers that agree."
+                   if d0 < 1e-9 else f"**differs by {d0:.6f}**: the two evaluate different validation rows or their tokenizers "
+                   "differ, so the later numbers do not compare directly (is ArcherChat on nanochat packing and order?)."))
         md.append("")
+    elif 0 in nc["val"]:
+        md += [f"Step 0 is not checked: no ArcherChat run with nanochat's seed {NANOCHAT_SEED} (other seeds start from other "
+               "weights); add it to --seeds to check that both see the same validation rows.", ""]
     sn, sa = res["summary"]["nanochat"], res["summary"]["archerchat"]
     rows = [("final val bpb", _f(sn["final_val_bpb"]), [_f(sa[k]["final_val_bpb"]) for k in seeds],
              mean([sa[k]["final_val_bpb"] for k in seeds]), sn["final_val_bpb"], ".6f"),
@@ -141,7 +150,8 @@ def report_markdown(res: dict) -> str:
         if None not in fv and sn["final_val_bpb"] is not None:
             gap, spread = mean(fv) - sn["final_val_bpb"], max(fv) - min(fv)
             md += [f"Final val bpb: ArcherChat's mean is {gap:+.6f} from nanochat's; the spread over {len(seeds)} ArcherChat seeds is "
-                   f"{spread:.6f}" + (f" ({abs(gap) / spread:.1f}x smaller than the gap)." if spread and abs(gap) > spread else "."), ""]
+                   f"{spread:.6f}" + (f" ({abs(gap) / spread:.1f}x smaller than the gap)." if spread and abs(gap) > spread else
+                                       ": the gap is within the seed-to-seed spread."), ""]
     md += ["Notes: the train loss is each program's EMA (beta 0.9, debiased) of the training loss; nanochat's is the loss of "
            "the last micro-batch of a step, ArcherChat's the mean over the micro-batches, so with gradient accumulation "
            "the two carry different noise. tok/s is each program's own per-step figure (evaluation excluded); the runs go one "
@@ -429,15 +439,16 @@ def self_test():
         try: fn(bad); raise AssertionError(f"{fn.__name__} accepted output without step lines")
         except ValueError: pass
     res = dict(title="self-test", time="now", out="/tmp", data_dir="/data", n_shards=4, nanochat_checkout="/nc", archerchat_loader="x",
-               args=dict(num_iterations=40), seeds=["1", "2"], commands={"a": "b"}, nanochat=nc, archerchat={"1": ac, "2": ac},
-               summary=dict(nanochat=sn, archerchat={"1": sa, "2": sa}))
+               args=dict(num_iterations=40), seeds=["42", "43"], commands={"a": "b"}, nanochat=nc, archerchat={"42": ac, "43": ac},
+               summary=dict(nanochat=sn, archerchat={"42": sa, "43": sa}))
     md = report_markdown(res)
     assert "| 20 | 3.978383 | 3.978436 | 3.978436 | 3.978436 | 0.000000 | +0.001% |" in md, md
     assert "| 40 | 3.456755 | 3.457761 | 3.457761 | 3.457761 | 0.000000 | +0.029% |" in md, md
     assert "the same to the sixth decimal" in md and "| median tok/s (steps >= 20) | 15,286 |" in md, md
     ac2 = dict(ac, val={**ac["val"], 0: 4.0757})
-    md = report_markdown(dict(res, archerchat={"1": ac, "2": ac2}))
-    assert "**differs by 0.000070**" in md, md
+    assert "the same to the sixth decimal" in report_markdown(dict(res, archerchat={"42": ac, "43": ac2}))  # 43: other weights
+    assert "**differs by 0.000070**" in report_markdown(dict(res, archerchat={"42": ac2, "43": ac}))
+    assert "Step 0 is not checked" in report_markdown(dict(res, seeds=["43"], archerchat={"43": ac2}, summary=dict(nanochat=sn, archerchat={"43": sa})))
     print("self-test passed: nanochat stdout and ArcherChat metrics.jsonl parse as expected")
 
 # ---------------------------------------------------------------------------------------------------------------------
