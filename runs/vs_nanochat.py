@@ -358,7 +358,7 @@ def compare(args) -> dict:
     else:
         nc = run_nanochat(args, out, shards, commands)
     launcher, loader = (None, prev.get("archerchat_loader", "reused")) if args.skip_archerchat else archerchat_loader_flags()
-    ac = {}
+    ac, ran = {}, not args.skip_archerchat
     for s in seeds:
         m = out / "archerchat_base" / "base_checkpoints" / f"seed{s}" / "metrics.jsonl"
         if args.skip_archerchat and m.exists() and args.num_iterations in parse_archerchat_metrics(m.read_text().splitlines())["val"]:
@@ -366,13 +366,14 @@ def compare(args) -> dict:
         else:
             if args.skip_archerchat: print(f"--skip-archerchat: no finished ArcherChat run for seed {s} in {out}; running it", flush=True)
             if launcher is None: launcher, loader = archerchat_loader_flags()
+            ran = True
             ac[s] = run_archerchat(args, out, shards, int(s), commands, launcher)
     n_it = args.num_iterations
     res = dict(title=f"d{args.depth}, {n_it} steps, {args.max_seq_len}-token rows, window {args.window_pattern}, vocab {args.vocab_size:,}",
                time=time.strftime("%Y-%m-%d %H:%M:%S"), out=str(out), data_dir=str(Path(args.data_dir).resolve()), n_shards=len(shards),
                nanochat_checkout=prev.get("nanochat_checkout") if args.skip_nanochat else str(Path(args.nanochat).resolve()),
                nanochat_commit=prev.get("nanochat_commit") if args.skip_nanochat else git_commit(args.nanochat),
-               archerchat_commit=prev.get("archerchat_commit") if args.skip_archerchat else git_commit(Path(__file__).resolve().parent),
+               archerchat_commit=git_commit(Path(__file__).resolve().parent) if ran else prev.get("archerchat_commit"),
                archerchat_loader=loader,
                args={k: v for k, v in vars(args).items()}, seeds=seeds, commands=commands, nanochat=nc, archerchat=ac,
                summary=dict(nanochat=summarize(nc, n_it), archerchat={s: summarize(ac[s], n_it) for s in seeds}))
