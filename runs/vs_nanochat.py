@@ -1,0 +1,496 @@
+"""nanochat and ArcherChat trained side by side on the same shards with the same settings: the parity check.
+
+    python runs/vs_nanochat.py --nanochat ~/nanochat --data-dir DIR          # GPU: d8, 160 steps of 131,072 tokens
+    python runs/vs_nanochat.py --nanochat ~/nanochat --data-dir archerchat/assets/corpus --device-type cpu \\
+        --depth 2 --max-seq-len 128 --window-pattern L --num-iterations 40 --total-batch-size 2048 \\
+        --device-batch-size 4 --eval-every 20 --eval-tokens 8192 --vocab-size 1024 --head-dim 64   # CPU, ~1 min a side
+    python runs/vs_nanochat.py --self-test                                   # the log parsers on embedded samples
+
+Each side trains its own tokenizer (nanochat: `scripts.tok_train`, ArcherChat: `archerchat.tokenizer train`) and then
+pretrains (`scripts.base_train`, `archerchat.train`) on the shards of `--data-dir` (the last one is validation for both).
+nanochat runs unmodified from its checkout, as a subprocess with its checkout as the working directory, with
+`NANOCHAT_BASE_DIR` a folder of the run directory whose `base_data_climbmix/` links to the shards and a stand-in `wandb`
+module on its `PYTHONPATH`. ArcherChat trains with nanochat's packing and data order (best-fit packing that crops the
+shortest document, row groups in order), so both see the same rows: at step 0 the validation bpb agrees to the sixth
+decimal. `--seeds` runs ArcherChat once per seed, to show the seed-to-seed spread next to the gap.
+
+The run directory (`--out`) gets `vs_nanochat.md` (val bpb per eval step for both and the relative difference, final
+train loss, median tok/s over the second half of the steps and the ratio), `vs_nanochat.png`, `vs_nanochat.json` (every
+parsed number, the commands, the commits) and the raw logs `logs/*.log`. `--skip-nanochat` / `--skip-archerchat` reuse
+a finished side from the run directory (with `--skip-archerchat`, seeds that have not run yet are run).
+"""
+from __future__ import annotations
+import argparse, json, math, os, re, shlex, shutil, statistics, subprocess, sys, time
+from pathlib import Path
+
+NANOCHAT_FILES = ["scripts/base_train.py", "scripts/tok_train.py", "nanochat/gpt.py", "nanochat/dataloader.py"]
+NANOCHAT_MODULES = ["torch", "rustbpe", "tiktoken", "pyarrow", "yaml"]
+WANDB_STUB = '''"Stand-in wandb for nanochat under runs/vs_nanochat.py: init() returns a run whose log/finish do nothing."
+class _Run:
+    def log(self, *a, **k): pass
+    def finish(self, *a, **k): pass
+def init(*a, **k): return _Run()
+'''
+NANOCHAT_SEED = "42"      # nanochat's compute_init seeds torch with 42; ArcherChat's seed 42 gives the same initial weights
+LR_FLAGS = ["matrix_lr", "embedding_lr", "unembedding_lr", "scalar_lr", "weight_decay"]
+RUN_ARGS = ["depth", "aspect_ratio", "head_dim", "max_seq_len", "window_pattern", "num_iterations", "total_batch_size",
+            "device_batch_size", "eval_every", "eval_tokens", "vocab_size", "max_chars", "device_type", *LR_FLAGS]   # what a run depends on
+
+# ---------------------------------------------------------------------------------------------------------------------
+# Parsing. nanochat: the stdout of scripts/base_train.py. ArcherChat: metrics.jsonl of the run (archerchat/telemetry.py).
+
+# nanochat 92d63d4, scripts/base_train.py:
+#   print0(f"Step {step:05d} | Validation bpb: {val_bpb:.6f}")
+#   print0(f"step {step:05d}/{num_iterations:05d} ({pct_done:.2f}%) | loss: {debiased_smooth_loss:.6f} | lrm: {lrm:.2f} | "
+#          f"dt: {dt * 1000:.2f}ms | tok/sec: {tok_per_sec:,} | bf16_mfu: {mfu:.2f} | epoch: ... | total time: ...")
+# `step` in a step line is the index of the step just taken (0-based, before the increment), as in ArcherChat's metrics.
+NC_VAL = re.compile(r"^Step (\d+) \| Validation bpb: ([0-9.]+|nan|inf)\s*$")
+NC_STEP = re.compile(r"^step (\d+)/(\d+) \([0-9.]+%\) \| loss: ([0-9.]+|nan|inf) \| lrm: ([0-9.]+) \| dt: ([0-9.]+)ms \| "
+                     r"tok/sec: ([0-9,]+) \|")
+
+
+def parse_nanochat_log(text: str) -> dict:
+    "`{val: {step: bpb}, train: [{step, loss, tok_per_sec, dt}]}` from the stdout of nanochat's `scripts.base_train`."
+    val, train = {}, []
+    for line in text.splitlines():
+        line = line.strip()
+        if m := NC_VAL.match(line): val[int(m.group(1))] = float(m.group(2))
+        elif m := NC_STEP.match(line):
+            train.append(dict(step=int(m.group(1)), loss=float(m.group(3)), lrm=float(m.group(4)), dt=float(m.group(5)) / 1e3,
+                              tok_per_sec=float(m.group(6).replace(",", ""))))
+    if not train:
+        raise ValueError("no step lines ('step 00000/00040 (0.00%) | loss: ... | tok/sec: ...') in nanochat's output: it failed "
+                         "early, or its log format changed (update NC_STEP in runs/vs_nanochat.py and the --self-test sample)")
+    return dict(val=val, train=train)
+
+
+def parse_archerchat_metrics(lines) -> dict:
+    "The same shape from the lines of ArcherChat's `metrics.jsonl` (events with `val/bpb`, or `train/loss` and `train/tok_per_sec`)."
+    val, train = {}, []
+    for line in lines:
+        try: e = json.loads(line)
+        except ValueError: continue                     # a torn last line of a killed run
+        if not isinstance(e, dict) or not isinstance(e.get("step"), int): continue
+        if "val/bpb" in e: val[e["step"]] = float(e["val/bpb"])
+        if "train/loss" in e:
+            train.append(dict(step=e["step"], loss=float(e["train/loss"]), lrm=e.get("train/lrm"), dt=e.get("train/dt"),
+                              tok_per_sec=e.get("train/tok_per_sec")))
+    if not train:
+        raise ValueError("no events with 'train/loss' in ArcherChat's metrics.jsonl: the run failed early, or the metric names "
+                         "changed (update parse_archerchat_metrics in runs/vs_nanochat.py and the --self-test sample)")
+    return dict(val=val, train=train)
+
+
+def summarize(run: dict, num_iterations: int) -> dict:
+    "Final val bpb and train loss, and the median tok/s over the second half of the steps (never the first 10)."
+    later = [t["tok_per_sec"] for t in run["train"] if t["step"] >= max(10, num_iterations // 2) and t["tok_per_sec"]]
+    if not later: later = [t["tok_per_sec"] for t in run["train"] if t["tok_per_sec"]]
+    last_val = max(run["val"]) if run["val"] else None
+    return dict(final_val_bpb=run["val"][last_val] if last_val is not None else None, final_val_step=last_val,
+                final_train_loss=run["train"][-1]["loss"], final_train_step=run["train"][-1]["step"],
+                median_tok_per_sec=statistics.median(later) if later else None, tok_per_sec_steps=len(later))
+
+# ---------------------------------------------------------------------------------------------------------------------
+# Report: the markdown table and the plot
+
+def _rel(a, b): return None if a is None or b is None or not b else (a - b) / b
+def _f(v, fmt=".6f"): return "" if v is None else format(v, fmt)
+def _pct(v): return "" if v is None else f"{100 * v:+.3f}%"
+
+
+def report_markdown(res: dict) -> str:
+    "The tables of a comparison result (what `compare` returns)."
+    nc, ac, seeds = res["nanochat"], res["archerchat"], res["seeds"]
+    multi = len(seeds) > 1
+    mean = lambda xs: None if any(x is None for x in xs) or not xs else sum(xs) / len(xs)
+    steps = sorted(set(nc["val"]) | {s for r in ac.values() for s in r["val"]})
+    cols = ["step", "nanochat"] + [f"ArcherChat seed {s}" for s in seeds] + (["ArcherChat mean", "seed spread"] if multi else []) + ["rel. diff"]
+    md = [f"# nanochat vs ArcherChat: {res['title']}", "", f"_{res['time']}, run directory `{res['out']}`_", "",
+          f"- nanochat: `{res['nanochat_checkout']}` at {res.get('nanochat_commit') or 'unknown commit'}; "
+          f"ArcherChat at {res.get('archerchat_commit') or 'unknown commit'}",
+          f"- data: `{res['data_dir']}` ({res['n_shards']} shards, the last one is validation); "
+          f"ArcherChat loader: {res['archerchat_loader']}", "",
+          "## Validation bpb", "", "| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
+    for s in steps:
+        a = [ac[k]["val"].get(s) for k in seeds]
+        m = mean(a)
+        row = [str(s), _f(nc["val"].get(s))] + [_f(x) for x in a]
+        if multi: row += [_f(m), _f(max(a) - min(a)) if m is not None else ""]
+        row.append(_pct(_rel(None if m is None else round(m, 6), nc["val"].get(s))))   # at nanochat's precision
+        md.append("| " + " | ".join(row) + " |")
+    md.append("")
+    same = NANOCHAT_SEED if NANOCHAT_SEED in seeds else None
+    if 0 in nc["val"] and same and 0 in ac[same]["val"]:
+        # with nanochat's seed ArcherChat starts from the same weights, so step 0 checks the tokenizers and the rows
+        d0 = abs(round(ac[same]["val"][0], 6) - nc["val"][0])        # nanochat prints six decimals
+        md.append(f"Step 0 (the untrained model, ArcherChat seed {same} = nanochat's seed, the same initial weights): " +
+                  ("the same to the sixth decimal, so both evaluate the same validation rows with tokenizers that agree."
+                   if d0 < 1e-9 else f"**differs by {d0:.6f}**: the two evaluate different validation rows or their tokenizers "
+                   "differ, so the later numbers do not compare directly (is ArcherChat on nanochat packing and order?)."))
+        md.append("")
+    elif 0 in nc["val"]:
+        md += [f"Step 0 is not checked: no ArcherChat run with nanochat's seed {NANOCHAT_SEED} (other seeds start from other "
+               "weights); add it to --seeds to check that both see the same validation rows.", ""]
+    sn, sa = res["summary"]["nanochat"], res["summary"]["archerchat"]
+    rows = [("final val bpb", _f(sn["final_val_bpb"]), [_f(sa[k]["final_val_bpb"]) for k in seeds],
+             mean([sa[k]["final_val_bpb"] for k in seeds]), sn["final_val_bpb"], ".6f"),
+            ("final train loss (EMA, debiased)", _f(sn["final_train_loss"], ".4f"), [_f(sa[k]["final_train_loss"], ".4f") for k in seeds],
+             mean([sa[k]["final_train_loss"] for k in seeds]), sn["final_train_loss"], ".4f"),
+            (f"median tok/s (steps >= {max(10, res['args']['num_iterations'] // 2)})", _f(sn["median_tok_per_sec"], ",.0f"),
+             [_f(sa[k]["median_tok_per_sec"], ",.0f") for k in seeds], mean([sa[k]["median_tok_per_sec"] for k in seeds]),
+             sn["median_tok_per_sec"], ",.0f")]
+    cols = ["", "nanochat"] + [f"ArcherChat seed {s}" for s in seeds] + (["ArcherChat mean"] if multi else []) + ["ArcherChat / nanochat"]
+    md += ["## End of training", "", "| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
+    for name, n, a, m, nv, fmt in rows:
+        ratio = None if m is None or not nv else m / nv
+        md.append("| " + " | ".join([name, n] + a + ([_f(m, fmt)] if multi else []) + [_f(ratio, ".4f")]) + " |")
+    md.append("")
+    if multi:
+        fv = [sa[k]["final_val_bpb"] for k in seeds]
+        if None not in fv and sn["final_val_bpb"] is not None:
+            gap, spread = mean(fv) - sn["final_val_bpb"], max(fv) - min(fv)
+            md += [f"Final val bpb: ArcherChat's mean is {gap:+.6f} from nanochat's; the spread over {len(seeds)} ArcherChat seeds is "
+                   f"{spread:.6f}" + (f" ({abs(gap) / spread:.1f}x smaller than the gap)." if spread and abs(gap) > spread else
+                                       ": the gap is within the seed-to-seed spread."), ""]
+    md += ["Notes: the train loss is each program's EMA (beta 0.9, debiased) of the training loss; nanochat's is the loss of "
+           "the last micro-batch of a step, ArcherChat's the mean over the micro-batches, so with gradient accumulation "
+           "the two carry different noise. tok/s is each program's own per-step figure (evaluation excluded); the runs go one "
+           "after the other, so it compares only on a machine that nothing else uses, and nanochat always compiles the "
+           "model while ArcherChat compiles on CUDA only (`--archerchat-args=--compile` to compile on CPU too).", "",
+           "![nanochat vs ArcherChat](vs_nanochat.png)", "", "## Commands", ""]
+    md += [f"- {k}: `{v}`" for k, v in res["commands"].items()]
+    return "\n".join(md) + "\n"
+
+
+def plot(res: dict, path):
+    "One figure: val bpb vs step, train loss vs step, tok/s vs step; nanochat and every ArcherChat seed."
+    import matplotlib; matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    fig, axs = plt.subplots(1, 3, figsize=(16, 4.5))
+    runs = [("nanochat", res["nanochat"], dict(color="k", lw=2))]
+    colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    runs += [(f"ArcherChat seed {s}", res["archerchat"][str(s)], dict(color=colors[i % len(colors)], lw=1.3))
+             for i, s in enumerate(res["seeds"])]
+    for name, r, style in runs:
+        vs = sorted(r["val"])
+        axs[0].plot(vs, [r["val"][s] for s in vs], marker="o", ms=3, label=name, **style)
+        st = [t["step"] for t in r["train"]]
+        axs[1].plot(st, [t["loss"] for t in r["train"]], label=name, **style)
+        axs[2].plot(st, [t["tok_per_sec"] for t in r["train"]], label=name, alpha=0.8, **style)
+    for ax, t in zip(axs, ["validation bpb", "train loss (EMA, nats/token)", "tokens/s per step"]):
+        ax.set_title(t); ax.set_xlabel("step"); ax.grid(alpha=0.3); ax.legend(fontsize=8)
+    ok = [t["tok_per_sec"] for _, r, _ in runs for t in r["train"] if t["step"] >= 10 and t["tok_per_sec"]]
+    if ok: axs[2].set_ylim(0, 1.15 * max(ok))             # the compile steps would flatten the rest
+    fig.suptitle(f"nanochat vs ArcherChat: {res['title']}")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+# ---------------------------------------------------------------------------------------------------------------------
+# Running the two programs
+
+def check_nanochat(path) -> Path:
+    "The root of a nanochat checkout, or a clear error naming the files that were expected there."
+    p = Path(path).expanduser().resolve()
+    missing = [f for f in NANOCHAT_FILES if not (p / f).is_file()]
+    if missing:
+        raise SystemExit(f"--nanochat {path}: not a nanochat checkout (expected {', '.join(NANOCHAT_FILES)} under it; missing "
+                         f"{', '.join(missing)}). Pass the root of a clone of github.com/karpathy/nanochat.")
+    return p
+
+
+def check_python(python: str, modules=NANOCHAT_MODULES):
+    "Fail early when `python` cannot import what nanochat needs."
+    code = "import importlib.util as u, sys; print(' '.join(m for m in sys.argv[1:] if u.find_spec(m) is None))"
+    try: r = subprocess.run([python, "-c", code, *modules], capture_output=True, text=True, timeout=120)
+    except OSError as e: raise SystemExit(f"--nanochat-python {python}: cannot run it ({e})")
+    if r.returncode != 0: raise SystemExit(f"--nanochat-python {python}: failed to start ({r.stderr.strip()[-500:]})")
+    if r.stdout.strip():
+        raise SystemExit(f"--nanochat-python {python} lacks {r.stdout.strip()} (nanochat needs {', '.join(modules)}; the module "
+                         f"'yaml' is the package pyyaml): install them there, or pass another --nanochat-python")
+
+
+def git_commit(path) -> str | None:
+    try:
+        r = subprocess.run(["git", "-c", "safe.directory=*", "-C", str(path), "describe", "--always", "--dirty", "--abbrev=7"],
+                           capture_output=True, text=True, timeout=10)
+        return r.stdout.strip() or None
+    except OSError: return None
+
+
+def shards_of(data_dir) -> list[Path]:
+    d = Path(data_dir).expanduser().resolve()
+    shards = sorted(p for p in d.glob("*.parquet") if not p.name.startswith("."))
+    if len(shards) < 2:
+        raise SystemExit(f"--data-dir {data_dir}: found {len(shards)} parquet shard(s); need at least 2 (the last one is validation)")
+    return shards
+
+
+def link_shards(shards, dest: Path):
+    "`dest` holds exactly one symlink per shard (what nanochat's `base_data_climbmix/` must look like)."
+    dest.mkdir(parents=True, exist_ok=True)
+    for p in dest.iterdir():
+        if p.is_symlink() or p.suffix == ".parquet": p.unlink()
+    for s in shards: (dest / s.name).symlink_to(s)
+
+
+def run_logged(cmd, log: Path, *, env=None, cwd=None, prefix=""):
+    "Run `cmd`, teeing its stdout and stderr into `log` and onto our stdout; raise (naming the command and the log) on failure."
+    log.parent.mkdir(parents=True, exist_ok=True)
+    print(f"$ {'cd ' + str(cwd) + ' && ' if cwd else ''}{shlex.join(cmd)}   > {log}", flush=True)
+    t0 = time.time()
+    with open(log, "w") as f, subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env, cwd=cwd,
+                                               text=True, bufsize=1, errors="replace") as p:
+        for line in p.stdout:
+            f.write(line); f.flush()
+            sys.stdout.write(prefix + line); sys.stdout.flush()
+    if p.returncode != 0:
+        tail = "".join(log.read_text(errors="replace").splitlines(keepends=True)[-15:])
+        raise SystemExit(f"{prefix.strip()} command failed (exit status {p.returncode}) after {time.time() - t0:.0f}s: "
+                         f"{shlex.join(cmd)}\nlog: {log}\n{tail}")
+    return time.time() - t0
+
+
+def tokenizer_stamp(args, shards) -> dict:
+    return dict(vocab_size=args.vocab_size, max_chars=args.max_chars, data_dir=str(shards[0].parent),
+                shards=[[s.name, s.stat().st_size] for s in shards])
+
+
+def ensure_tokenizer(name, tok_dir: Path, stamp: dict, train):
+    "Train unless `tok_dir` holds a tokenizer this harness trained with the same settings on the same shards."
+    rec = tok_dir / "vs_nanochat.json"
+    if rec.exists() and json.loads(rec.read_text()) == stamp:
+        print(f"[{name}] tokenizer with vocab {stamp['vocab_size']:,} already trained in {tok_dir}; reusing it", flush=True)
+        return
+    train()
+    tok_dir.mkdir(parents=True, exist_ok=True)
+    rec.write_text(json.dumps(stamp))
+
+
+def shared_flags(args) -> list[str]:
+    "The pretraining flags both programs take, spelled the same way."
+    f = ["--depth", args.depth, "--aspect-ratio", args.aspect_ratio, "--head-dim", args.head_dim, "--max-seq-len", args.max_seq_len,
+         "--window-pattern", args.window_pattern, "--num-iterations", args.num_iterations,
+         "--total-batch-size", args.total_batch_size, "--device-batch-size", args.device_batch_size,
+         "--eval-every", args.eval_every, "--eval-tokens", args.eval_tokens,
+         "--core-metric-every", -1, "--sample-every", -1, "--save-every", -1]
+    for k in LR_FLAGS:
+        if getattr(args, k) is not None: f += ["--" + k.replace("_", "-"), getattr(args, k)]
+    if args.device_type: f += ["--device-type", args.device_type]
+    return [str(x) for x in f]
+
+
+def run_nanochat(args, out: Path, shards, commands: dict) -> dict:
+    nc = check_nanochat(args.nanochat)
+    python = args.nanochat_python or sys.executable
+    check_python(python)
+    base, stub = out / "nanochat_base", out / "nanochat_stub"
+    link_shards(shards, base / "base_data_climbmix")
+    stub.mkdir(parents=True, exist_ok=True)
+    (stub / "wandb.py").write_text(WANDB_STUB)
+    env = dict(os.environ, NANOCHAT_BASE_DIR=str(base))
+    env["PYTHONPATH"] = os.pathsep.join([str(stub)] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p])
+    tok_cmd = [python, "-m", "scripts.tok_train", "--vocab-size", str(args.vocab_size), "--max-chars", str(args.max_chars)]
+    commands["nanochat tokenizer"] = f"cd {nc} && NANOCHAT_BASE_DIR={base} PYTHONPATH={stub} {shlex.join(tok_cmd)}"
+    ensure_tokenizer("nanochat", base / "tokenizer", tokenizer_stamp(args, shards),
+                     lambda: run_logged(tok_cmd, out / "logs" / "nanochat_tok_train.log", env=env, cwd=nc, prefix="[nanochat] "))
+    train_cmd = [python, "-m", "scripts.base_train", *shared_flags(args), "--model-tag", f"d{args.depth}",
+                 *shlex.split(args.nanochat_args)]
+    commands["nanochat pretraining"] = f"cd {nc} && NANOCHAT_BASE_DIR={base} PYTHONPATH={stub} {shlex.join(train_cmd)}"
+    run_logged(train_cmd, out / "logs" / "nanochat_base_train.log", env=env, cwd=nc, prefix="[nanochat] ")
+    return parse_nanochat_log((out / "logs" / "nanochat_base_train.log").read_text(errors="replace"))
+
+
+def archerchat_loader_flags() -> tuple[list[str], str]:
+    """How to make ArcherChat read the data as nanochat does: `(launcher, description)`. With the loader flags of
+    `archerchat.train` (`--packing`, `--shuffle/--no-shuffle`) they are passed explicitly; without them (older ArcherChat)
+    the run goes through a launcher that sets `PackedLoader`'s defaults to best-fit packing and no shuffling."""
+    from archerchat.train import _parser
+    opts = _parser()._option_string_actions
+    if "--packing" in opts and "--no-shuffle" in opts:
+        return [sys.executable, "-m", "archerchat.train", "--packing", "bestfit", "--no-shuffle"], "--packing bestfit --no-shuffle"
+    code = ("import sys, archerchat.data as d; d.PackedLoader.__init__.__kwdefaults__.update(policy='bestfit', shuffle=False); "
+            "from archerchat.train import main; sys.argv[0] = 'archerchat.train'; sys.exit(main(sys.argv[1:]))")
+    return [sys.executable, "-c", code], "PackedLoader defaults set to policy='bestfit', shuffle=False (no --packing flag in this ArcherChat)"
+
+
+def run_archerchat(args, out: Path, shards, seed: int, commands: dict, launcher: list[str]) -> dict:
+    from archerchat.pipeline import launch_env
+    base = out / "archerchat_base"
+    env = launch_env(ARCHERCHAT_BASE_DIR=base)
+    tok_cmd = [sys.executable, "-m", "archerchat.tokenizer", "train", "--vocab-size", str(args.vocab_size),
+               "--max-chars", str(args.max_chars), "--data-dir", str(Path(args.data_dir).resolve())]
+    commands["ArcherChat tokenizer"] = f"ARCHERCHAT_BASE_DIR={base} {shlex.join(tok_cmd)}"
+    ensure_tokenizer("ArcherChat", base / "tokenizer", tokenizer_stamp(args, shards),
+                     lambda: run_logged(tok_cmd, out / "logs" / "archerchat_tokenizer.log", env=env, prefix="[ArcherChat] "))
+    tag = f"seed{seed}"
+    run = base / "base_checkpoints" / tag
+    if run.exists(): shutil.rmtree(run)                 # a fresh run: metrics.jsonl would otherwise be appended to
+    cmd = [*launcher, *shared_flags(args), "--data-dir", str(Path(args.data_dir).resolve()), "--seed", str(seed), "--tag", tag,
+           *shlex.split(args.archerchat_args)]
+    commands[f"ArcherChat pretraining, seed {seed}"] = f"ARCHERCHAT_BASE_DIR={base} {shlex.join(cmd)}"
+    run_logged(cmd, out / "logs" / f"archerchat_{tag}.log", env=env, prefix=f"[ArcherChat {tag}] ")
+    return parse_archerchat_metrics((run / "metrics.jsonl").read_text().splitlines())
+
+
+def default_out(args) -> Path:
+    from archerchat.common import base_dir
+    return base_dir() / "vs_nanochat" / f"d{args.depth}-{args.num_iterations}"
+
+
+def compare(args) -> dict:
+    "Run (or reuse) both sides, then write the table, the plot and the JSON into the run directory; returns the result."
+    out = Path(args.out).expanduser().resolve() if args.out else default_out(args)
+    out.mkdir(parents=True, exist_ok=True)
+    shards = shards_of(args.data_dir)
+    prev_p = out / "vs_nanochat.json"
+    prev = json.loads(prev_p.read_text()) if prev_p.exists() else {}
+    commands = dict(prev.get("commands", {}))
+    seeds = [str(s) for s in args.seeds]
+    if (args.skip_nanochat or args.skip_archerchat) and prev.get("args"):
+        old = prev["args"]
+        diff = [f"--{k.replace('_', '-')} {old.get(k)} then, {getattr(args, k)} now" for k in RUN_ARGS if old.get(k) != getattr(args, k)]
+        if diff: print(f"warning: the reused run(s) were made with other settings: {'; '.join(diff)}", flush=True)
+    if args.skip_nanochat:
+        log = out / "logs" / "nanochat_base_train.log"
+        if not log.exists(): raise SystemExit(f"--skip-nanochat: no finished nanochat run in {out} ({log} is missing); run without it once")
+        nc = parse_nanochat_log(log.read_text(errors="replace"))
+    else:
+        nc = run_nanochat(args, out, shards, commands)
+    launcher, loader = (None, prev.get("archerchat_loader", "reused")) if args.skip_archerchat else archerchat_loader_flags()
+    ac, ran = {}, not args.skip_archerchat
+    for s in seeds:
+        m = out / "archerchat_base" / "base_checkpoints" / f"seed{s}" / "metrics.jsonl"
+        if args.skip_archerchat and m.exists() and args.num_iterations in parse_archerchat_metrics(m.read_text().splitlines())["val"]:
+            ac[s] = parse_archerchat_metrics(m.read_text().splitlines())
+        else:
+            if args.skip_archerchat: print(f"--skip-archerchat: no finished ArcherChat run for seed {s} in {out}; running it", flush=True)
+            if launcher is None: launcher, loader = archerchat_loader_flags()
+            ran = True
+            ac[s] = run_archerchat(args, out, shards, int(s), commands, launcher)
+    n_it = args.num_iterations
+    res = dict(title=f"d{args.depth}, {n_it} steps, {args.max_seq_len}-token rows, window {args.window_pattern}, vocab {args.vocab_size:,}",
+               time=time.strftime("%Y-%m-%d %H:%M:%S"), out=str(out), data_dir=str(Path(args.data_dir).resolve()), n_shards=len(shards),
+               nanochat_checkout=prev.get("nanochat_checkout") if args.skip_nanochat else str(Path(args.nanochat).resolve()),
+               nanochat_commit=prev.get("nanochat_commit") if args.skip_nanochat else git_commit(args.nanochat),
+               archerchat_commit=git_commit(Path(__file__).resolve().parent) if ran else prev.get("archerchat_commit"),
+               archerchat_loader=loader,
+               args={k: v for k, v in vars(args).items()}, seeds=seeds, commands=commands, nanochat=nc, archerchat=ac,
+               summary=dict(nanochat=summarize(nc, n_it), archerchat={s: summarize(ac[s], n_it) for s in seeds}))
+    for r in [nc, *ac.values()]:
+        if r["train"][-1]["step"] != n_it - 1:
+            print(f"warning: a run ended at step {r['train'][-1]['step'] + 1}, not {n_it}: compare with care", flush=True)
+    # JSON keys are strings: keep the val dicts as {str(step): bpb} in the file, ints in memory
+    prev_p.write_text(json.dumps(_json_ready(res), indent=1))
+    plot(res, out / "vs_nanochat.png")
+    (out / "vs_nanochat.md").write_text(report_markdown(res))
+    print(report_markdown(res))
+    print(f"written: {out / 'vs_nanochat.md'}, {out / 'vs_nanochat.png'}, {prev_p}, logs in {out / 'logs'}")
+    return res
+
+
+def _json_ready(o):
+    if isinstance(o, dict): return {str(k): _json_ready(v) for k, v in o.items()}
+    if isinstance(o, (list, tuple)): return [_json_ready(v) for v in o]
+    if isinstance(o, float) and not math.isfinite(o): return str(o)
+    return o
+
+# ---------------------------------------------------------------------------------------------------------------------
+# Self-test: the parsers on samples of both programs' real output (nanochat 92d63d4 on CPU; ArcherChat's metrics.jsonl)
+
+NANOCHAT_SAMPLE = """\
+Total batch size 2,048 => gradient accumulation steps: 4
+Step 00000 | Validation bpb: 4.075630
+step 00000/00040 (0.00%) | loss: 6.932173 | lrm: 0.03 | dt: 6528.69ms | tok/sec: 313 | bf16_mfu: 0.00 | epoch: 2 pq: 1 rg: 6 | total time: 0.00m
+step 00001/00040 (2.50%) | loss: 6.931824 | lrm: 0.05 | dt: 806.63ms | tok/sec: 2,538 | bf16_mfu: 0.00 | epoch: 2 pq: 1 rg: 6 | total time: 0.00m
+step 00010/00040 (25.00%) | loss: 6.914696 | lrm: 0.28 | dt: 151.96ms | tok/sec: 13,477 | bf16_mfu: 0.00 | epoch: 2 pq: 2 rg: 4 | total time: 0.00m
+step 00011/00040 (27.50%) | loss: 6.912696 | lrm: 0.30 | dt: 1181.54ms | tok/sec: 1,733 | bf16_mfu: 0.00 | epoch: 2 pq: 2 rg: 5 | total time: 0.02m | eta: 0.6m
+Step 00020 | Validation bpb: 3.978383
+step 00039/00040 (97.50%) | loss: 6.148077 | lrm: 1.00 | dt: 133.98ms | tok/sec: 15,286 | bf16_mfu: 0.00 | epoch: 3 pq: 1 rg: 6 | total time: 0.86m | eta: 0.0m
+Step 00040 | Validation bpb: 3.456755
+Peak memory usage: 0.00MiB
+Total training time: 0.86m
+Minimum validation bpb: 3.456755
+"""
+ARCHERCHAT_SAMPLE = """\
+{"val/bpb":4.075629500744213,"total_training_time":0.0,"total_training_flops":0,"step":0,"_t":1796424123.119391}
+{"train/loss":6.931642532348635,"train/raw_loss":6.931642532348633,"train/lrm":0.025,"train/dt":6.922806978225708,"train/tok_per_sec":295.83375738216745,"total_training_time":0.0,"total_training_flops":0,"step":0,"_t":1796424130.0424466}
+{"train/loss":6.931359190689892,"train/raw_loss":6.9311041831970215,"train/lrm":0.05,"train/dt":4.370958089828491,"train/tok_per_sec":468.54716012167484,"total_training_time":0.0,"total_training_flops":7248347136,"step":1,"_t":1796424134.6542668}
+{"train/loss":6.910167777633369,"train/raw_loss":6.892125129699707,"train/lrm":0.3,"train/dt":1.6441044807434082,"train/tok_per_sec":1245.6629271358497,"total_training_time":3.136920213699341,"total_training_flops":79731818496,"step":11,"_t":1796424186.54749}
+{"val/bpb":3.978436278072105,"total_training_time":35.25036954879761,"total_training_flops":144966942720,"step":20,"_t":1796424234.8362215}
+{"train/loss":6.841188627856339,"train/raw_loss":6.7381911277771,"train/lrm":0.525,"train/dt":8.695225238800049,"train/tok_per_sec":235.53156401991333,"total_training_time":43.945594787597656,"total_training_flops":144966942720,"step":20,"_t":1796424243.5316591}
+{"train/loss":6.172777325389234,"train/raw_loss":5.747869491577148,"train/lrm":1.0,"train/dt":6.9873456954956055,"train/tok_per_sec":293.1012847010337,"total_training_time":126.45025062561035,"total_training_flops":282685538304,"step":39,"_t":1796424326.0721161}
+{"val/bpb":3.457760745766442,"total_training_time":126.45025062561035,"total_training_flops":289933885440,"step":40,"_t":1796424331.9564865}
+{"train/lo
+"""
+
+
+def self_test():
+    nc = parse_nanochat_log(NANOCHAT_SAMPLE)
+    assert nc["val"] == {0: 4.07563, 20: 3.978383, 40: 3.456755}, nc["val"]
+    assert [t["step"] for t in nc["train"]] == [0, 1, 10, 11, 39] and nc["train"][1]["tok_per_sec"] == 2538.0, nc["train"]
+    assert nc["train"][-1]["loss"] == 6.148077 and abs(nc["train"][3]["dt"] - 1.18154) < 1e-9 and nc["train"][2]["lrm"] == 0.28
+    ac = parse_archerchat_metrics(ARCHERCHAT_SAMPLE.splitlines())   # the torn last line is skipped
+    assert ac["val"] == {0: 4.075629500744213, 20: 3.978436278072105, 40: 3.457760745766442}, ac["val"]
+    assert [t["step"] for t in ac["train"]] == [0, 1, 11, 20, 39] and ac["train"][2]["loss"] == 6.910167777633369, ac["train"]
+    sn, sa = summarize(nc, 40), summarize(ac, 40)
+    assert sn["median_tok_per_sec"] == 15286.0 and sn["final_val_bpb"] == 3.456755 and sn["final_train_loss"] == 6.148077, sn
+    assert abs(sa["median_tok_per_sec"] - (235.53156401991333 + 293.1012847010337) / 2) < 1e-9 and sa["final_val_step"] == 40, sa
+    for bad, fn in [("Step 00000 | Validation bpb: 3.1\n", parse_nanochat_log), (['{"val/bpb": 3.1, "step": 0}'], parse_archerchat_metrics)]:
+        try: fn(bad); raise AssertionError(f"{fn.__name__} accepted output without step lines")
+        except ValueError: pass
+    res = dict(title="self-test", time="now", out="/tmp", data_dir="/data", n_shards=4, nanochat_checkout="/nc", archerchat_loader="x",
+               args=dict(num_iterations=40), seeds=["42", "43"], commands={"a": "b"}, nanochat=nc, archerchat={"42": ac, "43": ac},
+               summary=dict(nanochat=sn, archerchat={"42": sa, "43": sa}))
+    md = report_markdown(res)
+    assert "| 20 | 3.978383 | 3.978436 | 3.978436 | 3.978436 | 0.000000 | +0.001% |" in md, md
+    assert "| 40 | 3.456755 | 3.457761 | 3.457761 | 3.457761 | 0.000000 | +0.029% |" in md, md
+    assert "the same to the sixth decimal" in md and "| median tok/s (steps >= 20) | 15,286 |" in md, md
+    ac2 = dict(ac, val={**ac["val"], 0: 4.0757})
+    assert "the same to the sixth decimal" in report_markdown(dict(res, archerchat={"42": ac, "43": ac2}))  # 43: other weights
+    assert "**differs by 0.000070**" in report_markdown(dict(res, archerchat={"42": ac2, "43": ac}))
+    assert "Step 0 is not checked" in report_markdown(dict(res, seeds=["43"], archerchat={"43": ac2}, summary=dict(nanochat=sn, archerchat={"43": sa})))
+    print("self-test passed: nanochat stdout and ArcherChat metrics.jsonl parse as expected")
+
+# ---------------------------------------------------------------------------------------------------------------------
+
+def parser():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    a = ap.add_argument
+    a("--nanochat", help="root of a nanochat checkout (github.com/karpathy/nanochat)")
+    a("--nanochat-python", default=None, help="the Python that runs nanochat (default: this one); needs torch, rustbpe, tiktoken, pyarrow, pyyaml")
+    a("--data-dir", default=None, help="parquet shards for both (the last one is validation)")
+    a("--out", default=None, help="run directory (default: $ARCHERCHAT_BASE_DIR/vs_nanochat/d{depth}-{num_iterations})")
+    a("--depth", type=int, default=8)
+    a("--aspect-ratio", type=int, default=64)
+    a("--head-dim", type=int, default=128)
+    a("--max-seq-len", type=int, default=2048)
+    a("--window-pattern", default="SSSL")
+    a("--num-iterations", type=int, default=160)
+    a("--total-batch-size", type=int, default=131072, help="tokens per step (-1: each program's plan picks its own)")
+    a("--device-batch-size", type=int, default=32)
+    a("--eval-every", type=int, default=20)
+    a("--eval-tokens", type=int, default=262144)
+    a("--vocab-size", type=int, default=32768, help="both tokenizers")
+    a("--max-chars", type=int, default=2_000_000_000, help="characters each tokenizer trains on at most")
+    a("--device-type", default=None, choices=["cuda", "cpu", "mps"], help="default: each program autodetects")
+    for k in LR_FLAGS: a("--" + k.replace("_", "-"), type=float, default=None, help="passed to both (default: each program's own)")
+    a("--seeds", type=int, nargs="+", default=[42], help="ArcherChat seeds to run (nanochat has one fixed seed)")
+    a("--skip-nanochat", action="store_true", help="reuse the nanochat run in --out")
+    a("--skip-archerchat", action="store_true", help="reuse the finished ArcherChat runs in --out (seeds not there are run)")
+    a("--nanochat-args", default="", help="extra flags for scripts.base_train, one string: --nanochat-args='--fp8'")
+    a("--archerchat-args", default="", help="extra flags for archerchat.train, one string: --archerchat-args='--compile'")
+    a("--self-test", action="store_true", help="check the log parsers on embedded samples and exit")
+    return ap
+
+
+def main(argv=None):
+    args = parser().parse_args(argv)
+    if args.self_test: return self_test()
+    if not args.data_dir: raise SystemExit("--data-dir is required: the parquet shards both programs train on (the last one is validation)")
+    if not args.nanochat and not args.skip_nanochat: raise SystemExit("--nanochat PATH is required (the root of a nanochat checkout)")
+    if args.nanochat: check_nanochat(args.nanochat)
+    compare(args)
+
+
+if __name__ == "__main__": main()
