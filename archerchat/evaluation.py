@@ -147,7 +147,7 @@ def check_record(rec, task_type: str) -> str | None:
 def read_task_file(path, task: CoreTask) -> tuple[list, list[int]]:
     "A task file's records and the (1-based) line each came from; a line that is not a valid record is a `CoreDataError`."
     if task.task_type not in TASK_TYPES:
-        raise CoreDataError(f"CORE task {task.label!r} ({task.line}): unknown task type {task.task_type!r}, expected one of {TASK_TYPES}")
+        raise CoreDataError(f"CORE task {task.label!r} ({task.where}): unknown task type {task.task_type!r}, expected one of {TASK_TYPES}")
     records, lines = [], []
     with open(path, encoding="utf-8") as f:
         for n, line in enumerate(f, 1):
@@ -706,7 +706,7 @@ def core_main(argv=None) -> dict:
     p.add_argument("--nanochat", default=None, metavar="PATH", help="a nanochat checkpoint directory or NANOCHAT_BASE_DIR")
     p.add_argument("-g", "--tag", default=None, help="ArcherChat base run tag (default: the deepest)")
     p.add_argument("-s", "--step", type=int, default=None, help="checkpoint step (default: the latest)")
-    p.add_argument("--max-per-task", type=int, default=500, help="items per task; -1: all")
+    p.add_argument("--max-per-task", type=int, default=-1, help="items per task; -1: all (nanochat's default)")
     p.add_argument("--data-dir", default=None, help="CORE data (default: the eval bundle under the base dir)")
     p.add_argument("--device", default=None, help="cuda, mps or cpu (default: autodetect)")
     a = p.parse_args(argv)

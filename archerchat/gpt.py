@@ -17,7 +17,8 @@ __all__ = ['ATTN_BACKENDS', 'FLEX_PAD', 'visible', 'reference_attention', 'windo
            'load_fa3', 'fa2_available', 'choose_backends', 'flex_block_mask', 'allow_recompiles', 'flex_padded',
            'fa2_attention', 'attention', 'doc_mask_mod', 'doc_masks', 'attention_with_cache', 'KVCache', 'norm',
            'use_row_matmul', 'linear', 'Linear', 'GPTConfig', 'has_value_embed', 'CausalSelfAttention', 'MLP', 'Block',
-           'GPT', 'softcap_ce', 'linear_softcap_ce', 'FusedLinearSoftcapCE', 'fused_linear_softcap_ce']
+           'negate_rotary_halves_', 'GPT', 'softcap_ce', 'linear_softcap_ce', 'FusedLinearSoftcapCE',
+           'fused_linear_softcap_ce']
 
 # %% ../nbs/01_attention_swa.ipynb #b092804f
 def visible(q_pos: torch.Tensor, k_pos: torch.Tensor, window: int) -> torch.Tensor:
@@ -530,6 +531,12 @@ class Block(nn.Module):
         return x + self.mlp(norm(x))
 
 # %% ../nbs/01_attention_swa.ipynb #769260b2
+def negate_rotary_halves_(w: torch.Tensor, head_dim: int) -> torch.Tensor:
+    """Negate, in place, the second half of each head's rows of a query or key projection `w` (heads·head_dim, C): the
+    sign flip between nanochat's rotary convention and ArcherChat's (derived in 15_nanochat). Returns `w`."""
+    w.view(-1, head_dim, w.size(-1))[:, head_dim // 2:].neg_()
+    return w
+
 class GPT(nn.Module):
     "The ArcherChat transformer. Build under `torch.device('meta')`, then `to_empty(device=...)`, then `init_weights()`."
     def __init__(self, config: GPTConfig):
@@ -569,16 +576,15 @@ class GPT(nn.Module):
         for block in self.transformer.h:
             for lin in (block.attn.c_q, block.attn.c_k, block.attn.c_v): nn.init.uniform_(lin.weight, -s, s)
             for lin in (block.attn.c_q, block.attn.c_k):   # nanochat's rotary sign: same distribution (15_nanochat)
-                lin.weight.view(-1, D, C)[:, D // 2:].neg_()
+                negate_rotary_halves_(lin.weight, D)
             nn.init.zeros_(block.attn.c_proj.weight)
             nn.init.uniform_(block.mlp.c_fc.weight, -0.4 * s, 0.4 * s)
             nn.init.zeros_(block.mlp.c_proj.weight)
         if cfg.lambdas:   # per layer in float64, then stored (as nanochat computes them)
             self.resid_lambdas.copy_(torch.tensor([1.15 - 0.10 * i / max(L - 1, 1) for i in range(L)]))
             self.x0_lambdas.copy_(torch.tensor([0.20 - 0.15 * i / max(L - 1, 1) for i in range(L)]))
-        if cfg.smear: nn.init.zeros_(self.smear_lambda)
         if cfg.backout: nn.init.constant_(self.backout_lambda, 0.2)
-        if cfg.smear: nn.init.uniform_(self.smear_gate.weight, 0.0, 0.02)
+        if cfg.smear: nn.init.zeros_(self.smear_lambda); nn.init.uniform_(self.smear_gate.weight, 0.0, 0.02)
         for ve in self.value_embeds.values(): nn.init.uniform_(ve.weight, -s, s)
         for block in self.transformer.h:
             if block.attn.ve_gate is not None: nn.init.uniform_(block.attn.ve_gate.weight, 0.0, 0.02)

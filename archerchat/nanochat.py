@@ -7,8 +7,8 @@ from __future__ import annotations
 import json, re
 from pathlib import Path
 import torch
-from .gpt import GPT, GPTConfig
-from .tokenizer import Tokenizer, load_nanochat_tokenizer, NANOCHAT_TOKENIZER_FILE
+from .gpt import GPT, GPTConfig, negate_rotary_halves_
+from .tokenizer import load_nanochat_tokenizer, NANOCHAT_TOKENIZER_FILE
 from .common import logger
 
 # %% auto #0
@@ -25,9 +25,7 @@ def flip_rotary_halves(w: torch.Tensor, head_dim: int) -> torch.Tensor:
     "A copy of the projection `w` (heads·head_dim, C) with the second half of each head's rows negated."
     if w.ndim != 2 or w.size(0) % head_dim or head_dim % 2:
         raise ValueError(f"expected a (heads x {head_dim}, C) projection with an even head_dim, got shape {tuple(w.shape)}")
-    out = w.clone()
-    out.view(-1, head_dim, w.size(1))[:, head_dim // 2:].neg_()
-    return out
+    return negate_rotary_halves_(w.clone(), head_dim)
 
 def convert_rotary(state: dict, head_dim: int) -> dict:
     """nanochat's weights -> ArcherChat's, and back (it is its own inverse): every query and key projection
@@ -60,14 +58,14 @@ def find_nanochat_checkpoint(path, step: int | None = None) -> tuple[Path, int]:
         m = re.fullmatch(r"model_(\d+)\.pt", p.name)
         if not m: raise ValueError(f"{p} is a file but not a nanochat model_<step>.pt; pass its directory")
         p, step = p.parent, int(m.group(1)) if step is None else step
-    if not _steps(p):
+    steps = _steps(p)
+    if not steps:
         tag = _largest_tag(p / "base_checkpoints")
         if tag is None:
             have = sorted(x.name for x in p.iterdir())[:12]
             raise ValueError(f"{p} is not a nanochat checkpoint: expected model_<step>.pt + meta_<step>.json files, or a "
                              f"NANOCHAT_BASE_DIR with base_checkpoints/<tag>/ holding them; found {have or 'an empty directory'}")
-        p = tag
-    steps = _steps(p)
+        p, steps = tag, _steps(tag)
     if step is None: step = steps[-1]
     elif step not in steps: raise FileNotFoundError(f"no step {step} in nanochat checkpoint {p}; it has steps {steps}")
     return p, step

@@ -91,6 +91,10 @@ def write_report(run_dir, *, title: str | None = None, stages: dict | None = Non
     md = [f"# {title or 'ArcherChat run ' + run_dir.name}", "", f"_{time.strftime('%Y-%m-%d %H:%M:%S')}, run directory `{run_dir}`_", "",
           "## Environment", "", _md_table([dict(key=k, value=v) for k, v in env.items()]), ""]
     full = None
+    events = None
+    if (run_dir / "metrics.jsonl").exists():
+        from archerchat.telemetry import load_metrics
+        events = load_metrics(run_dir)                    # read once: the medians below and the curves
     if meta:
         md += ["## Plan", "", "```", meta.get("plan_table", json.dumps(meta.get("plan"), indent=1)), "```", ""]
         ls, cfg = meta.get("loop_state", {}), meta.get("train_config", {})
@@ -98,26 +102,22 @@ def write_report(run_dir, *, title: str | None = None, stages: dict | None = Non
                      final_val_bpb=ls.get("val_bpb"), min_val_bpb=ls.get("min_val_bpb"),
                      total_training_time_s=ls.get("total_training_time"), world_size=meta.get("world_size"),
                      device_batch_size=meta.get("device_batch_size"), fp8=cfg.get("fp8"))
-        ev = []
-        if (run_dir / "metrics.jsonl").exists():
-            from archerchat.telemetry import load_metrics
-            ev = [e for e in load_metrics(run_dir) if isinstance(e.get("step"), int) and e["step"] >= 10 and "train/dt" in e]
+        ev = [e for e in events or [] if isinstance(e.get("step"), int) and e["step"] >= 10 and "train/dt" in e]
         med = lambda k: (lambda xs: sorted(xs)[len(xs) // 2] if xs else None)([e[k] for e in ev if isinstance(e.get(k), (int, float))])
         train.update(median_step_s=med("train/dt"), median_tok_per_sec=med("train/tok_per_sec"), median_mfu_pct=med("train/mfu"),
                      peak_mem_gib=max((e["train/peak_mem_gib"] for e in ev if "train/peak_mem_gib" in e), default=None))
         md += ["## Pretraining", "", _md_table([dict(key=k, value=v) for k, v in train.items()]), ""]
-        full = None
         if cfg and train["median_step_s"]:
             tc = TrainConfig(**{k: v for k, v in cfg.items() if k in TrainConfig.__dataclass_fields__})
             try: full = plan_for(tc.depth, meta["plan"]["vocab_size"], sequence_len=tc.max_seq_len, device_batch_size=tc.device_batch_size,
                                  world_size=meta.get("world_size", 1), **{**tc.plan_overrides(), "num_iterations": None})
             except (ValueError, KeyError): full = None
-    if (run_dir / "metrics.jsonl").exists():
+    if events is not None:
         try:
-            from archerchat.telemetry import plot_runs, load_metrics
+            from archerchat.telemetry import plot_runs
             import matplotlib; matplotlib.use("Agg", force=False)
             import matplotlib.pyplot as plt
-            fig = plot_runs({run_dir.name: load_metrics(run_dir)}, out=run_dir / "curves.png", title=run_dir.name)
+            fig = plot_runs({run_dir.name: events}, out=run_dir / "curves.png", title=run_dir.name)
             plt.close(fig)
             md += ["## Curves", "", "![training curves](curves.png)", ""]
         except ValueError as e: md += ["## Curves", "", f"_no curves: {e}_", ""]

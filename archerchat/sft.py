@@ -533,7 +533,9 @@ def main(argv=None):
             if rank == 0:                   # each task and ChatCORE to the run of the base model
                 from archerchat.telemetry import log_stage
                 base_tag = ((meta.get("user_config") or {}).get("base") or {}).get("tag") if args.source_kind == "sft" else None
-                try: log_stage(find_checkpoint_dir("base", base_tag or args.model_tag), "chat_eval/", res, step=meta.get("step"))
+                # a base model's chat eval goes to its own series, not into the SFT model's curve
+                prefix = "chat_eval/" if args.source_kind == "sft" else f"chat_eval_{args.source_kind}/"
+                try: log_stage(find_checkpoint_dir("base", base_tag or args.model_tag), prefix, res, step=meta.get("step"))
                 except FileNotFoundError as e: print0(f"chat eval not reported to a run: {e}")
     finally:
         compute_cleanup()

@@ -13,8 +13,8 @@ from fastcore.basics import patch
 __all__ = ['NONFINITE', 'SUMS', 'REPORT_FILES', 'PANELS', 'json_value', 'json_config', 'decode_value', 'EndlexError',
            'RetryableError', 'AuthError', 'EndlexClient', 'check_status', 'Tracker', 'init', 'attach', 'sha256_file',
            'list_runs', 'download_file', 'pull', 'download_checkpoint', 'stage_tracker', 'log_stage', 'base_eval_event',
-           'tokenizer_files', 'check_remote', 'load_metrics', 'load_reference', 'metric_series', 'plot_runs',
-           'save_figure', 'sync_run', 'main']
+           'tokenizer_files', 'send_report', 'check_remote', 'load_metrics', 'load_reference', 'metric_series',
+           'plot_runs', 'save_figure', 'sync_run', 'main']
 
 # %% ../nbs/11_telemetry.ipynb #eca4e359
 NONFINITE = {"NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf}
@@ -429,8 +429,7 @@ class _NoChunks(EndlexError): "The server has no chunked-upload endpoints (it an
 def sync_checkpoint(self: Tracker, paths, step, prefix: str = "") -> bool:
     """Queue checkpoint files (a directory, a file, or a list of files) of `step` for upload; returns at once. True if queued.
     On the server each file is named `prefix + name` (e.g. 'sft.' for SFT's files); `step=None`: the server's latest step."""
-    if self.disabled or self._client is None or self._finished: return False
-    if getattr(self, "_ckpt_off", False): return False
+    if self.disabled or self._finished: return False
     files = []
     for p in [paths] if isinstance(paths, (str, os.PathLike)) else list(paths):
         p = Path(p)
@@ -440,7 +439,9 @@ def sync_checkpoint(self: Tracker, paths, step, prefix: str = "") -> bool:
     if not files: return False
     lkey = f"{prefix}{'latest' if step is None else _step_str(step)}"      # its key in the ledger
     ckey = step if not prefix and step is not None else lkey                      # its key in `self.checkpoints`
+    # in the ledger even with no server (none set, token refused): `python -m archerchat.telemetry sync RUN_DIR` sends it later
     self._ledger(lkey, {"step": step, "prefix": prefix, "files": [str(f.resolve()) for f in files]})
+    if self._client is None or getattr(self, "_ckpt_off", False): return False
     self.checkpoints[ckey] = {"files": [prefix + f.name for f in files], "status": "queued", "error": None, "bytes_sent": 0}
     if self._ckpt_thread is None:
         import queue
@@ -798,6 +799,16 @@ def tokenizer_files() -> list[Path]:
     return [p for p in (d / TOKENIZER_FILE, d / TOKEN_BYTES_FILE) if p.exists()]
 
 REPORT_FILES = ("report.md", "curves.png", "chat_eval.json")   # what the report stage sends, from the run directory
+
+def send_report(run_dir) -> Tracker | None:
+    "The report stage's upload: `REPORT_FILES` of `run_dir` to its run, and one line saying what (if anything) is left to send."
+    run_dir = Path(run_dir)
+    t = log_stage(run_dir, "report/", files=[run_dir / f for f in REPORT_FILES if (run_dir / f).exists()], files_prefix="report.")
+    if t is not None and t.remote_state != "offline":
+        left = [k for k, r in t.checkpoints.items() if r["status"] != "done"]
+        print(f"endlex: run {t.name} {t.remote_state}" + (f"; not uploaded yet: {left} (see {run_dir / 'uploads.json'}; "
+              f"`python -m archerchat.telemetry sync {run_dir}` sends them)" if left else "; everything is on the server"))
+    return t
 
 def check_remote(name: str, url: str | None = None, token: str | None = None) -> str:
     """Once, at the start of a pipeline: check `ENDLEX_URL`/`ENDLEX_TOKEN` with a harmless write (`finish` of run `name`,

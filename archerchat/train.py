@@ -4,15 +4,13 @@
 
 # %% ../nbs/07_speedrun.ipynb #93f3bc4a
 from __future__ import annotations
-import dataclasses, gc, json, math, os, re, signal, subprocess, sys, threading, time
+import dataclasses, gc, json, math, os, signal, sys, threading, time
 from dataclasses import dataclass, asdict
 from pathlib import Path
 import torch
 import torch.nn as nn
-import torch.nn.functional as F
 import torch.distributed as dist
-from .common import (base_dir, atomic_write, atomic_torch_save, logger, compute_init, compute_cleanup,
-                               autodetect_device_type, print0, asset_path)
+from .common import atomic_write, compute_init, compute_cleanup, print0, asset_path
 
 # %% auto #0
 __all__ = ['PEAK_BF16_FLOPS', 'SAMPLE_PROMPTS', 'MULTI_GPU_ENV', 'plan_for', 'build_model', 'reference_lrs_for',
@@ -23,8 +21,8 @@ __all__ = ['PEAK_BF16_FLOPS', 'SAMPLE_PROMPTS', 'MULTI_GPU_ENV', 'plan_for', 'bu
 
 # %% ../nbs/07_speedrun.ipynb #61bcc115
 from .scaling import plan, lr_multiplier, muon_momentum, weight_decay_at, B_REF, MATRIX_LR, EMBEDDING_LR, UNEMBEDDING_LR, SCALAR_LR
-from .tokenizer import train_tokenizer, get_tokenizer, get_token_bytes
-from .evaluation import evaluate_bpb, evaluate_core, embedded_core_dir
+from .tokenizer import get_tokenizer, get_token_bytes
+from .evaluation import evaluate_bpb, evaluate_core
 from .checkpoints import (_jsonable, save_checkpoint, checkpoint_steps, find_last_step, load_checkpoint,
                                     find_checkpoint_dir, run_dir, load_model)
 from .fp8 import convert_to_fp8, disable_fp8

@@ -3,13 +3,12 @@
 Pretraining and evaluation run as `python -m archerchat.train` (torchrun when more than one GPU), so they are the same
 code a user would launch by hand; the commands are printed before they run. With ENDLEX_URL (and ENDLEX_TOKEN) set, every
 stage reports to one Endlex run named after the tag (see notebook 11), so the cloud box can go once the report is sent."""
-import argparse, json, subprocess, sys, time
-from archerchat.common import base_dir
+import argparse, json, subprocess, sys
 from archerchat.train import plan_for, build_model, check_memory, largest_fitting_batch
 from archerchat.pipeline import (run_stage, print_plan, write_report, ensure_tokenizer, launch_env, torchrun_cmd, run_cmd,
                                  config_args)
 from archerchat.checkpoints import run_dir
-from archerchat.telemetry import check_remote, log_stage, base_eval_event, tokenizer_files, REPORT_FILES
+from archerchat.telemetry import check_remote, log_stage, base_eval_event, tokenizer_files, send_report
 
 STAGES = ["data", "tokenizer", "pretrain", "base_eval", "sft", "chat_eval", "report"]
 
@@ -124,11 +123,7 @@ def gpu_pipeline(args, title: str):
     if "report" in want:
         def report_stage():
             path = write_report(root, title=f"{title}: {tag}", stages=done, chat=chat, n_gpus=nproc, gpu_hour_usd=args.gpu_hour_usd)
-            t = log_stage(root, "report/", files=[root / f for f in REPORT_FILES if (root / f).exists()], files_prefix="report.")
-            if t is not None and t.remote_state != "offline":
-                left = [k for k, r in t.checkpoints.items() if r["status"] != "done"]
-                print(f"endlex: run {t.name} {t.remote_state}" + (f"; not uploaded yet: {left} (see {root / 'uploads.json'}; "
-                      f"`python -m archerchat.telemetry sync {root}` sends them)" if left else "; everything is on the server"))
+            send_report(root)
             return dict(path=str(path))
         rep = run_stage(root, "report", report_stage, redo=True)
         print(f"report: {rep['path']}")

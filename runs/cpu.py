@@ -17,7 +17,7 @@ from archerchat.train import TrainConfig, pretrain, evaluate_base, plan_for, ref
 from archerchat.pipeline import write_report, run_stage, print_plan, ensure_tokenizer, run_cmd
 from archerchat.checkpoints import run_dir
 from archerchat.evaluation import embedded_core_dir
-from archerchat.telemetry import check_remote, log_stage, base_eval_event, tokenizer_files, REPORT_FILES
+from archerchat.telemetry import check_remote, log_stage, base_eval_event, tokenizer_files, send_report
 
 ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
 ap.add_argument("--smoke", action="store_true", help="toy sizes: the whole pipeline in seconds")
@@ -106,11 +106,7 @@ chat = done["chat_eval"].get("results") if done["chat_eval"]["status"] == "done"
 
 def stage_report():
     path = write_report(root, title=f"ArcherChat {cfg.tag} (CPU)", stages=done, chat=chat)
-    t = log_stage(root, "report/", files=[root / f for f in REPORT_FILES if (root / f).exists()], files_prefix="report.")
-    if t is not None and t.remote_state != "offline":
-        left = [k for k, r in t.checkpoints.items() if r["status"] != "done"]
-        print(f"endlex: run {t.name} {t.remote_state}" + (f"; not uploaded yet: {left} (see {root / 'uploads.json'})" if left else
-                                                          "; everything is on the server"))
+    send_report(root)
     return dict(path=str(path))
 
 

@@ -256,7 +256,7 @@ def tokenizer_stamp(args, shards) -> dict:
                 shards=[[s.name, s.stat().st_size] for s in shards])
 
 
-def ensure_tokenizer(name, tok_dir: Path, stamp: dict, train):
+def train_tokenizer_once(name, tok_dir: Path, stamp: dict, train):
     "Train unless `tok_dir` holds a tokenizer this harness trained with the same settings on the same shards."
     rec = tok_dir / "vs_nanochat.json"
     if rec.exists() and json.loads(rec.read_text()) == stamp:
@@ -292,7 +292,7 @@ def run_nanochat(args, out: Path, shards, commands: dict) -> dict:
     env["PYTHONPATH"] = os.pathsep.join([str(stub)] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p])
     tok_cmd = [python, "-m", "scripts.tok_train", "--vocab-size", str(args.vocab_size), "--max-chars", str(args.max_chars)]
     commands["nanochat tokenizer"] = f"cd {nc} && NANOCHAT_BASE_DIR={base} PYTHONPATH={stub} {shlex.join(tok_cmd)}"
-    ensure_tokenizer("nanochat", base / "tokenizer", tokenizer_stamp(args, shards),
+    train_tokenizer_once("nanochat", base / "tokenizer", tokenizer_stamp(args, shards),
                      lambda: run_logged(tok_cmd, out / "logs" / "nanochat_tok_train.log", env=env, cwd=nc, prefix="[nanochat] "))
     train_cmd = [python, "-m", "scripts.base_train", *shared_flags(args), "--model-tag", f"d{args.depth}",
                  *shlex.split(args.nanochat_args)]
@@ -301,17 +301,9 @@ def run_nanochat(args, out: Path, shards, commands: dict) -> dict:
     return parse_nanochat_log((out / "logs" / "nanochat_base_train.log").read_text(errors="replace"))
 
 
-def archerchat_loader_flags() -> tuple[list[str], str]:
-    """How to make ArcherChat read the data as nanochat does: `(launcher, description)`. With the loader flags of
-    `archerchat.train` (`--packing`, `--shuffle/--no-shuffle`) they are passed explicitly; without them (older ArcherChat)
-    the run goes through a launcher that sets `PackedLoader`'s defaults to best-fit packing and no shuffling."""
-    from archerchat.train import _parser
-    opts = _parser()._option_string_actions
-    if "--packing" in opts and "--no-shuffle" in opts:
-        return [sys.executable, "-m", "archerchat.train", "--packing", "bestfit", "--no-shuffle"], "--packing bestfit --no-shuffle"
-    code = ("import sys, archerchat.data as d; d.PackedLoader.__init__.__kwdefaults__.update(policy='bestfit', shuffle=False); "
-            "from archerchat.train import main; sys.argv[0] = 'archerchat.train'; sys.exit(main(sys.argv[1:]))")
-    return [sys.executable, "-c", code], "PackedLoader defaults set to policy='bestfit', shuffle=False (no --packing flag in this ArcherChat)"
+# ArcherChat reads the data as nanochat does (its defaults; spelled out so the recorded command says so)
+ARCHERCHAT_LAUNCHER = [sys.executable, "-m", "archerchat.train", "--packing", "bestfit", "--no-shuffle"]
+ARCHERCHAT_LOADER = "--packing bestfit --no-shuffle"
 
 
 def run_archerchat(args, out: Path, shards, seed: int, commands: dict, launcher: list[str]) -> dict:
@@ -321,7 +313,7 @@ def run_archerchat(args, out: Path, shards, seed: int, commands: dict, launcher:
     tok_cmd = [sys.executable, "-m", "archerchat.tokenizer", "train", "--vocab-size", str(args.vocab_size),
                "--max-chars", str(args.max_chars), "--data-dir", str(Path(args.data_dir).resolve())]
     commands["ArcherChat tokenizer"] = f"ARCHERCHAT_BASE_DIR={base} {shlex.join(tok_cmd)}"
-    ensure_tokenizer("ArcherChat", base / "tokenizer", tokenizer_stamp(args, shards),
+    train_tokenizer_once("ArcherChat", base / "tokenizer", tokenizer_stamp(args, shards),
                      lambda: run_logged(tok_cmd, out / "logs" / "archerchat_tokenizer.log", env=env, prefix="[ArcherChat] "))
     tag = f"seed{seed}"
     run = base / "base_checkpoints" / tag
@@ -357,17 +349,17 @@ def compare(args) -> dict:
         nc = parse_nanochat_log(log.read_text(errors="replace"))
     else:
         nc = run_nanochat(args, out, shards, commands)
-    launcher, loader = (None, prev.get("archerchat_loader", "reused")) if args.skip_archerchat else archerchat_loader_flags()
+    loader = prev.get("archerchat_loader", "reused") if args.skip_archerchat else ARCHERCHAT_LOADER
     ac, ran = {}, not args.skip_archerchat
     for s in seeds:
         m = out / "archerchat_base" / "base_checkpoints" / f"seed{s}" / "metrics.jsonl"
-        if args.skip_archerchat and m.exists() and args.num_iterations in parse_archerchat_metrics(m.read_text().splitlines())["val"]:
-            ac[s] = parse_archerchat_metrics(m.read_text().splitlines())
+        done = parse_archerchat_metrics(m.read_text().splitlines()) if args.skip_archerchat and m.exists() else None
+        if done is not None and args.num_iterations in done["val"]:
+            ac[s] = done
         else:
             if args.skip_archerchat: print(f"--skip-archerchat: no finished ArcherChat run for seed {s} in {out}; running it", flush=True)
-            if launcher is None: launcher, loader = archerchat_loader_flags()
-            ran = True
-            ac[s] = run_archerchat(args, out, shards, int(s), commands, launcher)
+            loader, ran = ARCHERCHAT_LOADER, True
+            ac[s] = run_archerchat(args, out, shards, int(s), commands, ARCHERCHAT_LAUNCHER)
     n_it = args.num_iterations
     res = dict(title=f"d{args.depth}, {n_it} steps, {args.max_seq_len}-token rows, window {args.window_pattern}, vocab {args.vocab_size:,}",
                time=time.strftime("%Y-%m-%d %H:%M:%S"), out=str(out), data_dir=str(Path(args.data_dir).resolve()), n_shards=len(shards),

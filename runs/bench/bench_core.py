@@ -113,6 +113,9 @@ def main():
         ckpt = Path(args.nanochat_base_dir) / "base_checkpoints" / args.model_tag if args.model_tag else Path(args.nanochat_base_dir)
         ours = load_nanochat(ckpt, args.step, device=device)[0].eval()
         name += "; ArcherChat's evaluator on ArcherChat's GPT with the same weights (load_nanochat)"
+    if args.compile:   # one graph per padded row length and batch size: more than dynamo's default limit of 8
+        from archerchat.gpt import allow_recompiles
+        allow_recompiles(128)
     fast = torch.compile(ours, dynamic=False) if args.compile else ours
     dev_name = torch.cuda.get_device_name(device) if device.type == "cuda" else device.type
     print0(f"CORE benchmark: {name} on {dev_name}, data {data_dir}, tokens/batch {args.tokens_per_batch}, context limit {max_len}")

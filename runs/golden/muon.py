@@ -7,7 +7,7 @@ nanochat is imported from `--nanochat` unmodified; its step functions are `torch
 C++ compiler is installed. Everything runs in fp32 (nanochat's compute dtype on CPU), so the data pins down the math,
 not bf16 rounding. Writes `muon.pt` (a dict of tensors, lists and numbers; `torch.load(..., weights_only=True)`).
 """
-import argparse, os, subprocess, sys
+import argparse, subprocess, sys
 from pathlib import Path
 
 # Muon matrices, one group per shape as nanochat's GPT.setup_optimizer makes them: name -> (stack size, (m, n))

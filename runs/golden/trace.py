@@ -6,7 +6,7 @@ with nanochat's own `save_checkpoint` as a step-0 checkpoint), every micro-batch
 gradient norm before each optimizer step, each group's lr / momentum / weight decay as base_train set them, each
 parameter's change per step and a few exact values after the last step, and the validation bpb of nanochat's own
 `evaluate_bpb` and validation loader. Then it records the logits of the init model and of the d2 fixture model on a
-fixed input. Everything goes to `--out` (see the README written there).
+fixed input. Everything goes to `--out` (its README.md is kept by hand: update it when you re-record).
 
     python runs/golden/trace.py --nanochat /work/ext/nanochat --out archerchat/assets/nanochat/trace
 
@@ -47,8 +47,15 @@ def parse_args(argv=None):
 
 def main(argv=None):
     args = parse_args(argv)
-    nc_path, out, fixture = Path(args.nanochat).resolve(), Path(args.out), Path(args.fixture)
     work = Path(args.work or tempfile.mkdtemp(prefix="nanochat-trace-"))
+    try: record(args, work)
+    finally:   # the scratch copy of the corpus and nanochat's checkpoints, unless the user named the folder
+        if args.work is None: shutil.rmtree(work, ignore_errors=True)
+
+
+def record(args, work: Path):
+    "Run nanochat's base_train in `work` (a scratch NANOCHAT_BASE_DIR) and write what it did to `args.out`."
+    nc_path, out, fixture = Path(args.nanochat).resolve(), Path(args.out), Path(args.fixture)
     (work / "tokenizer").mkdir(parents=True, exist_ok=True)
     for f in ("tokenizer.pkl", "token_bytes.pt"): shutil.copy(fixture / "tokenizer" / f, work / "tokenizer" / f)
     (work / "base_data_climbmix").mkdir(exist_ok=True)
