@@ -60,9 +60,11 @@ def stream_text(engine: Engine, tokens: list[int], **kwargs):
 
 # %% ../nbs/10_chat_cli.ipynb #7273deab
 def load_engine(source: str = "sft", tag: str | None = None, step: int | None = None, device: str | None = None, **engine_kw):
-    "`(engine, tokenizer, meta)` for checkpoint `source` ('base' or 'sft') / `tag` / `step` (defaults: deepest tag, latest step)."
+    """`(engine, tokenizer, meta)` for checkpoint `source` ('base' or 'sft') / `tag` / `step` (defaults: deepest tag, latest
+    step), or for the nanochat checkpoint at the path `source` (`load_model` hands it to `load_nanochat`, notebook 15)."""
     from archerchat.checkpoints import load_model
-    if source not in ("base", "sft"): raise ValueError(f"source must be 'base' or 'sft', got {source!r}")
+    if source not in ("base", "sft") and os.sep not in str(source) and not os.path.exists(str(source)):
+        raise ValueError(f"source must be 'base', 'sft' or the path of a nanochat checkpoint, got {source!r}")
     device = device or autodetect_device_type()
     model, tokenizer, meta = load_model(source, tag, step, device=device)
     cast_for_inference(model)
@@ -121,7 +123,9 @@ def _complete(engine, tokenizer, text, args, out, seed):
 
 def parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="python -m archerchat.chat_cli", description="Chat with an ArcherChat model in the terminal.")
-    ap.add_argument("-i", "--source", default="sft", choices=["base", "sft"], help="which checkpoints: sft (chat) or base (plain completion)")
+    src = ap.add_mutually_exclusive_group()
+    src.add_argument("-i", "--source", default="sft", choices=["base", "sft"], help="which checkpoints: sft (chat) or base (plain completion)")
+    src.add_argument("--nanochat", dest="source", metavar="PATH", help="a nanochat checkpoint directory or NANOCHAT_BASE_DIR (instead of --source)")
     ap.add_argument("-g", "--tag", default=None, help="run tag, e.g. d20 (default: the deepest)")
     ap.add_argument("-s", "--step", type=int, default=None, help="checkpoint step (default: the latest)")
     ap.add_argument("-p", "--prompt", default=None, help="answer this one prompt and exit")
@@ -176,23 +180,6 @@ def main(argv=None, out=None) -> int:
                 if messages and messages[-1]["role"] == "user": messages.pop()
     except KeyboardInterrupt:
         print(file=out); return 130
-
-# %% ../nbs/10_chat_cli.ipynb #7628428b
-_archerchat_parser, _load_archerchat_engine = parser, load_engine
-
-def parser() -> argparse.ArgumentParser:
-    ap = _archerchat_parser()
-    ap.add_argument("--nanochat", dest="source", metavar="PATH", help="a nanochat checkpoint directory or NANOCHAT_BASE_DIR (instead of --source)")
-    return ap
-
-def load_engine(source: str = "sft", tag: str | None = None, step: int | None = None, device: str | None = None, **engine_kw):
-    "`(engine, tokenizer, meta)` for checkpoint `source` ('base' or 'sft') / `tag` / `step`, or for the nanochat checkpoint at path `source`."
-    if source in ("base", "sft"):
-        return _load_archerchat_engine(source, tag, step, device, **engine_kw)
-    from archerchat.nanochat import load_nanochat
-    model, tokenizer, meta = load_nanochat(source, step, device=device or autodetect_device_type())
-    cast_for_inference(model)
-    return Engine(model, tokenizer, **engine_kw), tokenizer, meta
 
 # %% ../nbs/10_chat_cli.ipynb #5c27fd54
 if __name__ == "__main__" and "__file__" in globals(): sys.exit(main())

@@ -679,9 +679,13 @@ def core_markdown_table(out: dict) -> str:
 
 # %% ../nbs/09_evaluation.ipynb #121bd1b3
 def main(argv=None):
+    "`python -m archerchat.evaluation download|tasks|core ...`"
     import argparse
-    p = argparse.ArgumentParser(prog="python -m archerchat.evaluation", description="CORE evaluation data")
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["core"]: return core_main(argv[1:])   # evaluating a checkpoint: its own flags (`core_main`, below)
+    p = argparse.ArgumentParser(prog="python -m archerchat.evaluation", description="CORE evaluation data and the CORE metric")
     sub = p.add_subparsers(dest="cmd", required=True)
+    sub.add_parser("core", help="the CORE metric of a base model (`core --help` for its flags)")
     dl = sub.add_parser("download", help="download and unpack the DCLM eval bundle into base_dir()/eval_bundle")
     dl.add_argument("--dest", default=None); dl.add_argument("--url", default=EVAL_BUNDLE_URL)
     ls = sub.add_parser("tasks", help="list the CORE tasks of a data directory")
@@ -714,15 +718,6 @@ def core_main(argv=None) -> dict:
     model, tok, _ = load_model(a.nanochat, None, a.step, device=device) if a.nanochat else load_model("base", a.tag, a.step, device=device)
     return evaluate_core(model, tok, device, max_per_task=None if a.max_per_task < 0 else a.max_per_task,
                          data_dir=a.data_dir, max_seq_len=model.rotary_seq_len)
-
-_data_main = main
-
-def main(argv=None):
-    "`python -m archerchat.evaluation download|tasks|core ...`"
-    import sys
-    argv = list(sys.argv[1:] if argv is None else argv)
-    if argv[:1] == ["core"]: return core_main(argv[1:])
-    return _data_main(argv)
 
 # %% ../nbs/09_evaluation.ipynb #1f69bb76
 #| eval: false
