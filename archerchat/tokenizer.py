@@ -376,6 +376,7 @@ class Tokenizer:
 # %% ../nbs/00_tokenizer.ipynb #fa23e6d4
 FORMAT_MAGIC, FORMAT_VERSION = b"archerchat-bpe\n", 1
 TOKENIZER_FILE, TOKEN_BYTES_FILE = "tokenizer.bpe", "token_bytes.pt"
+NANOCHAT_TOKENIZER_FILE = "tokenizer.pkl"   # what nanochat writes instead (read at the end of this notebook)
 _RETRAIN = "recreate it with `python -m archerchat.tokenizer train`"
 
 def _save(tok: Tokenizer, directory) -> Path:
@@ -418,8 +419,11 @@ def _tok_save(self, directory=None) -> Path:
     return _save(self, directory or base_dir() / "tokenizer")
 
 def _tok_load(cls, directory=None) -> Tokenizer:
-    "Load a tokenizer saved by `save` (default directory `base_dir()/'tokenizer'`)."
-    return _load(directory or base_dir() / "tokenizer")
+    """Load a tokenizer saved by `save` (default directory `base_dir()/'tokenizer'`), or nanochat's `tokenizer.pkl` when
+    the directory has that and no `tokenizer.bpe` (`load_nanochat_tokenizer`, at the end of this notebook)."""
+    d = Path(directory) if directory is not None else base_dir() / "tokenizer"
+    if not (d / TOKENIZER_FILE).exists() and (d / NANOCHAT_TOKENIZER_FILE).exists(): return load_nanochat_tokenizer(d)
+    return _load(d)
 
 Tokenizer.save, Tokenizer.load = _tok_save, classmethod(_tok_load)
 
@@ -439,7 +443,6 @@ def get_token_bytes(device="cpu") -> torch.Tensor:
 # %% ../nbs/00_tokenizer.ipynb #1173436e
 import pickle
 
-NANOCHAT_TOKENIZER_FILE = "tokenizer.pkl"
 
 class _EncodingState:
     "What the restricted unpickler builds instead of a `tiktoken.Encoding`: just the state it was pickled with."
@@ -493,14 +496,6 @@ def load_nanochat_tokenizer(directory) -> Tokenizer:
             raise ValueError(f"{tb_path} does not belong to {path}: {tuple(tb.shape)} byte counts for a vocabulary of "
                              f"{tok.get_vocab_size()}, or different counts")
     return tok
-
-_load_archerchat_tokenizer = _tok_load
-def _tok_load_any(cls, directory=None) -> Tokenizer:
-    "Load a tokenizer saved by `save`, or nanochat's `tokenizer.pkl` when the directory has that and no `tokenizer.bpe`."
-    d = Path(directory) if directory is not None else base_dir() / "tokenizer"
-    if not (d / TOKENIZER_FILE).exists() and (d / NANOCHAT_TOKENIZER_FILE).exists(): return load_nanochat_tokenizer(d)
-    return _load_archerchat_tokenizer(cls, d)
-Tokenizer.load = classmethod(_tok_load_any)
 
 # %% ../nbs/00_tokenizer.ipynb #d474e8a6
 def iter_texts(shards, max_chars: int | None = None, doc_cap: int | None = None):

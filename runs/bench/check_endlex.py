@@ -5,10 +5,11 @@ server, here against the real one (github archeryue/Endlex; not in CI, since it 
     ENDLEX_TOKEN=tok ENDLEX_DATA=/tmp/endlex-data uvicorn endlex.server.app:create_app --factory --host 127.0.0.1 --port 8765 &
     python runs/bench/check_endlex.py --url http://127.0.0.1:8765 --token tok --server-data /tmp/endlex-data
 
-A cut connection is made by a small TCP proxy in this script; `--server-data` (the server's ENDLEX_DATA) lets it corrupt a
+The server must run on this machine (127.0.0.1): a cut connection is made by a small TCP proxy in this script that
+forwards to it; `--server-data` (the server's ENDLEX_DATA) lets it corrupt a
 stored file to check that `pull` refuses it. Every check prints one line; the exit status is the number that failed.
 """
-import argparse, contextlib, io, json, os, signal, socket, subprocess, sys, tempfile, threading, time
+import argparse, contextlib, io, os, signal, socket, subprocess, sys, tempfile, threading, time
 from pathlib import Path
 from archerchat.telemetry import Tracker, attach, pull, sha256_file, check_remote, list_runs, EndlexClient, sync_run
 

@@ -9,7 +9,7 @@ then measures validation bits per byte two ways:
     OMP_NUM_THREADS=1 python runs/bench/packing_cpu.py --packing bestfit   --out /tmp/pack_bestfit.json
     OMP_NUM_THREADS=1 python runs/bench/packing_cpu.py --packing longfirst --out /tmp/pack_longfirst.json
 """
-import argparse, json, math, time
+import argparse, json, time
 from pathlib import Path
 import pyarrow.parquet as pq
 import torch
