@@ -760,10 +760,17 @@ def forward(self: GPT, idx, targets=None, kv_cache=None, loss_reduction: str = "
             plan = [(b, masks[w]) for (b, _), w in zip(plan, self.window_sizes)]
 
     x = norm(self.transformer.wte(idx).to(dt))
-    if cfg.smear and kv_cache is None and doc_ids is None:   # whole rows: the gate only where a previous token exists
-        # (nanochat's arithmetic to the bit: the gate's matmul over T-1 rows rounds differently than over T; see 15_nanochat)
+    if cfg.smear and doc_ids is None and (kv_cache is None or T > 1):   # whole rows and prefills
+        # the gate only where a previous token exists (nanochat's arithmetic to the bit: the gate's matmul over T-1 rows
+        # rounds differently than over T; see 15_nanochat)
         gate = self.smear_lambda.to(dt) * torch.sigmoid(self.smear_gate(x[:, 1:, :cfg.smear_gate_channels]))
-        x = torch.cat([x[:, :1], x[:, 1:] + gate * x[:, :-1]], dim=1)
+        first = x[:, :1]
+        if kv_cache is not None:   # a prefill continues the cache: its first token smears the cached previous embedding
+            # (zero in a fresh cache, so a first prefill is nanochat's; a second one equals recomputing the whole row)
+            g0 = self.smear_lambda.to(dt) * torch.sigmoid(self.smear_gate(first[..., :cfg.smear_gate_channels]))
+            first = first + g0 * kv_cache.prev_embedding
+            kv_cache.prev_embedding.copy_(x[:, -1:])   # in place: a captured graph keeps it
+        x = torch.cat([first, x[:, 1:] + gate * x[:, :-1]], dim=1)
     elif cfg.smear:   # x_t += lambda * sigmoid(w . x_t[:24]) * x_{t-1}
         first = x.new_zeros(B, 1, x.size(-1)) if kv_cache is None else kv_cache.prev_embedding
         prev = torch.cat([first, x[:, :-1]], dim=1)
