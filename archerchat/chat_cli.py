@@ -4,9 +4,8 @@
 
 # %% ../nbs/10_chat_cli.ipynb #138fb891
 from __future__ import annotations
-import argparse, sys, os, time
-import torch
-from .common import autodetect_device_type, logger
+import argparse, sys, os
+from .common import autodetect_device_type
 from .engine import Engine, cast_for_inference
 from .sft import render_for_completion
 

@@ -4,10 +4,10 @@
 
 # %% ../nbs/13_chat_web.ipynb #b34f67ae
 from __future__ import annotations
-import argparse, contextlib, json, os, queue, sys, threading, time
+import argparse, contextlib, json, os, queue, sys, time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from .common import logger, setup_logging
-from .chat_cli import check_messages, render_prompt, stream_text, load_engine
+from .chat_cli import render_prompt, stream_text, load_engine
 
 # %% auto #0
 __all__ = ['FIELDS', 'DEFAULTS', 'PAGE', 'HTTPError', 'parse_request', 'WorkerPool', 'ChatHandler', 'ChatServer', 'make_server',

@@ -112,10 +112,8 @@ def run_dir(name: str, kind: str = "base") -> Path:
 # %% ../nbs/16_checkpoints.ipynb #390c61f7
 def model_from_state(model_config: dict, model_state: dict, device="cpu"):
     "Build a `GPT` from a config dict and load `model_state` (a `torch.compile` prefix is stripped)."
-    from archerchat.gpt import GPT, GPTConfig
-    with torch.device("meta"): model = GPT(GPTConfig(**model_config))
-    model.to_empty(device=device)
-    model.init_weights()
+    from archerchat.gpt import GPTConfig, build_gpt
+    model = build_gpt(GPTConfig(**model_config), device)
     model_state = {k.removeprefix("_orig_mod."): v for k, v in model_state.items()}
     model.load_state_dict(model_state, strict=True, assign=False)
     return model

@@ -4,7 +4,7 @@
 
 # %% ../nbs/04_dataloader.ipynb #dc6a21e5
 from __future__ import annotations
-import os, sys, time, queue, bisect, argparse, threading, contextlib
+import time, queue, bisect, argparse, threading
 from collections import deque, OrderedDict
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
@@ -134,7 +134,7 @@ def main(argv=None):
     dl = sub.add_parser("download", help="download training shards and the validation shard")
     dl.add_argument("-n", "--num-shards", type=int, default=-1, help="training shards to fetch (default -1: all); the validation shard always comes too")
     dl.add_argument("--dataset", choices=sorted(DATASETS), default="climbmix")
-    dl.add_argument("--data-dir", default=None, help=f"target directory (default: $ARCHERCHAT_BASE_DIR/base_data)")
+    dl.add_argument("--data-dir", default=None, help="target directory (default: $ARCHERCHAT_BASE_DIR/base_data)")
     dl.add_argument("-w", "--workers", type=int, default=8, help="parallel downloads (default 8)")
     dl.add_argument("--retries", type=int, default=5, help="retries per shard, with exponential backoff (default 5)")
     dl.add_argument("--base-url", default=None, help="a mirror serving the same file names")

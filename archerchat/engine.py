@@ -4,12 +4,12 @@
 
 # %% ../nbs/05_engine.ipynb #a4ef74e1
 from __future__ import annotations
-import os, re, sys, ast, json, math, signal, tempfile, subprocess, operator, time
+import os, re, sys, ast, json, math, signal, tempfile, subprocess, operator
 from collections import deque
 import torch
 import torch.nn as nn
 from .common import logger
-from .gpt import GPT, GPTConfig, KVCache, allow_recompiles, use_row_matmul
+from .gpt import GPT, GPTConfig, KVCache, allow_recompiles, build_gpt, use_row_matmul
 
 # %% auto #0
 __all__ = ['SANDBOX_PRELOAD', 'TOPK_KERNEL_MAX_BATCH', 'random_model', 'ByteTokenizer', 'generate_naive', 'prefill', 'load_rows',
@@ -22,9 +22,7 @@ def random_model(config: GPTConfig, seed: int = 0, device="cpu", dtype: torch.dt
     """A `GPT` with random weights in which every path (attention, value embeddings, smear, backout, lambdas) is active,
     computing in `dtype` (default: the device's compute dtype); every weight drawn from `seed` alone, so the same
     seed gives the same model whatever ran before. For tests and benchmarks."""
-    with torch.device("meta"): model = GPT(config)
-    model.to_empty(device=device)
-    model.init_weights(dtype)
+    model = build_gpt(config, device, dtype)
     g = torch.Generator(device="cpu").manual_seed(seed)
     with torch.no_grad():
         for name, p in model.named_parameters():

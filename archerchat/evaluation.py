@@ -10,7 +10,7 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 import torch.distributed as dist
-from .common import base_dir, asset_path, print0, logger, DownloadError, download_file
+from .common import base_dir, asset_path, print0, DownloadError, download_file
 
 # %% auto #0
 __all__ = ['EVAL_BUNDLE_URL', 'TASK_TYPES', 'RENDERERS', 'evaluate_bpb', 'embedded_core_dir', 'CoreTask', 'read_random_baselines',
@@ -575,11 +575,12 @@ def _count_items(path: Path, max_per_task) -> int:
     with open(path, encoding="utf-8", errors="replace") as f: n = sum(1 for line in f if line.strip())
     return min(n, max_per_task) if max_per_task is not None and max_per_task > 0 else n
 
-def _prepare_core_task(d, task, max_per_task, tokenizer, rank, world, max_len, tokens_per_batch, pin):
-    "Load, render, tokenize and batch one task on the host (runs in a worker thread, one task ahead of the device)."
+def _prepare_core_task(d, task, max_per_task, tokenizer, rank, world, max_len, tokens_per_batch, pin, batched=True):
+    """Load, render, tokenize and (if `batched`) batch one task on the host (runs in a worker thread, one task ahead of
+    the device)."""
     data, lines = load_task_data(d, task, max_per_task, with_lines=True)
     prep = prepare_task(tokenizer, data, task, rank_indices(len(data), rank, world), max_len, lines)
-    return data, prep, make_batches(prep, tokenizer.get_bos_token_id(), tokens_per_batch, max_len, pin)
+    return data, prep, make_batches(prep, tokenizer.get_bos_token_id(), tokens_per_batch, max_len, pin) if batched else []
 
 def evaluate_core(model, tokenizer, device, max_per_task: int | None = None, data_dir=None,
                   max_seq_len: int | None = None, verbose: bool = True, batched: bool = True,
@@ -605,13 +606,14 @@ def evaluate_core(model, tokenizer, device, max_per_task: int | None = None, dat
             say(f"{task.label:<34} SKIPPED: {skipped[task.label]}"); continue
         if not task_data_path(d, task).exists(): missing.append(task.label); continue
         runnable.append(task)
-    prog = CoreProgress(sum(_count_items(task_data_path(d, t), max_per_task) for t in runnable),
+    n_items = {t.label: _count_items(task_data_path(d, t), max_per_task) for t in runnable}   # for the ETA, before loading
+    prog = CoreProgress(sum(n_items.values()),
                         enabled=verbose and rank == 0 and progress is not False)
     t_all, n_all = time.time(), 0
     from concurrent.futures import ThreadPoolExecutor
     with ThreadPoolExecutor(1, thread_name_prefix="core-prep") as pool:
         submit = lambda t: pool.submit(_prepare_core_task, d, t, max_per_task, tokenizer, rank, world, max_len,
-                                       tokens_per_batch, device.type == "cuda")
+                                       tokens_per_batch, device.type == "cuda", batched)
         nxt = submit(runnable[0]) if runnable else None
         for i, task in enumerate(runnable):
             fut, nxt = nxt, (submit(runnable[i + 1]) if i + 1 < len(runnable) else None)
@@ -625,7 +627,7 @@ def evaluate_core(model, tokenizer, device, max_per_task: int | None = None, dat
             if err is not None:
                 skipped[task.label] = err
                 say(f"{task.label:<34} SKIPPED: {err}")
-                prog.skip(_count_items(task_data_path(d, task), max_per_task)); continue
+                prog.skip(n_items[task.label]); continue
             prog.start_task(task.label, len(data), sum(b.n_tokens for b in batches) * world)
             if batched:
                 sums = score_rows(model, batches, len(prep.tokens), device, on_batch=lambda b: prog.update(b.n_tokens * world))

@@ -18,7 +18,7 @@ __all__ = ['ATTN_BACKENDS', 'FLEX_PAD', 'visible', 'reference_attention', 'windo
            'fa2_attention', 'attention', 'doc_mask_mod', 'doc_masks', 'attention_with_cache', 'KVCache', 'norm',
            'use_row_matmul', 'linear', 'Linear', 'GPTConfig', 'has_value_embed', 'CausalSelfAttention', 'MLP', 'Block',
            'negate_rotary_halves_', 'GPT', 'softcap_ce', 'linear_softcap_ce', 'FusedLinearSoftcapCE',
-           'fused_linear_softcap_ce']
+           'fused_linear_softcap_ce', 'build_gpt']
 
 # %% ../nbs/01_attention_swa.ipynb #b092804f
 def visible(q_pos: torch.Tensor, k_pos: torch.Tensor, window: int) -> torch.Tensor:
@@ -808,6 +808,14 @@ def new_kv_cache(self: GPT, batch_size: int, max_seq_len: int | None = None) -> 
     c = self.config
     return KVCache(batch_size, max_seq_len or c.sequence_len, c.n_layer, c.n_kv_head, c.head_dim, c.n_embd,
                    device=self.get_device(), dtype=self.compute_dtype)
+
+# %% ../nbs/01_attention_swa.ipynb #0d3d130f
+def build_gpt(config: GPTConfig, device="cpu", dtype: torch.dtype | None = None) -> GPT:
+    """A `GPT` of `config` on `device`, initialised as nanochat initialises it (`init_weights`, computing in `dtype`,
+    default the device's): built on the meta device first, so no memory is spent on weights that are overwritten."""
+    with torch.device("meta"): model = GPT(config)
+    model.to_empty(device=device)
+    return model.init_weights(dtype)
 
 # %% ../nbs/01_attention_swa.ipynb #679fbde7
 @patch

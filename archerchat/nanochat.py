@@ -7,7 +7,7 @@ from __future__ import annotations
 import json, re
 from pathlib import Path
 import torch
-from .gpt import GPT, GPTConfig, negate_rotary_halves_
+from .gpt import GPT, GPTConfig, build_gpt, negate_rotary_halves_
 from .tokenizer import load_nanochat_tokenizer, NANOCHAT_TOKENIZER_FILE
 from .common import logger
 
@@ -134,9 +134,7 @@ def load_nanochat(path, step: int | None = None, device="cpu", eval_mode: bool =
     if tokenizer.get_vocab_size() != config.vocab_size:
         raise ValueError(f"the tokenizer in {tok_dir} has {tokenizer.get_vocab_size()} tokens but {source} was trained with "
                          f"vocab_size={config.vocab_size}; pass the tokenizer_dir it was trained with")
-    with torch.device("meta"): model = GPT(config)
-    model.to_empty(device=device)
-    model.init_weights()
+    model = build_gpt(config, device)
     state = torch.load(ckpt_dir / f"model_{step:06d}.pt", map_location=device, weights_only=True)
     model.load_state_dict(nanochat_state_to_archerchat(state, config, model.state_dict(), source), strict=True)
     model.train(not eval_mode)

@@ -4,7 +4,7 @@
 
 # %% ../nbs/02_muon.ipynb #9f2dcdf9
 from __future__ import annotations
-import inspect, math
+import inspect
 import torch
 import torch.distributed as dist
 from torch import Tensor

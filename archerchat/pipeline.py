@@ -14,8 +14,8 @@ from .evaluation import core_markdown_table
 from .train import MULTI_GPU_ENV, TrainConfig, plan_for, _fmt_s
 
 # %% auto #0
-__all__ = ['launch_env', 'torchrun_cmd', 'run_cmd', 'config_args', 'environment', 'core_table', 'write_report', 'run_stage',
-           'stage_records', 'print_plan', 'ensure_tokenizer']
+__all__ = ['launch_env', 'torchrun_cmd', 'run_cmd', 'config_args', 'environment', 'write_report', 'run_stage', 'stage_records',
+           'print_plan', 'ensure_tokenizer']
 
 # %% ../nbs/18_pipeline.ipynb #445e7709
 def launch_env(**extra) -> dict:
@@ -69,13 +69,6 @@ def _md_table(rows: list[dict], cols: list[str] | None = None) -> str:
     return "\n".join(["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)] +
                      ["| " + " | ".join(fmt(r.get(c)) for c in cols) + " |" for r in rows])
 
-def core_table(core: dict) -> str:
-    "CORE per task (accuracy, centred) and the metric, as markdown (09's `core_markdown_table` when available)."
-    try: return core_markdown_table(core)
-    except (KeyError, TypeError): pass
-    rows = [dict(task=t, accuracy=a, centred=core.get("centered_results", {}).get(t)) for t, a in core.get("results", {}).items()]
-    return _md_table(rows + [dict(task="**CORE**", accuracy=None, centred=core.get("core_metric"))])
-
 def write_report(run_dir, *, title: str | None = None, stages: dict | None = None, core: dict | None = None,
                  chat: dict | None = None, n_gpus: int | None = None, gpu_hour_usd: float | None = None,
                  extra: str | None = None) -> Path:
@@ -125,7 +118,7 @@ def write_report(run_dir, *, title: str | None = None, stages: dict | None = Non
         md += ["## Base model evaluation", "", f"validation bpb {base_eval.get('val_bpb', float('nan')):.6f} over "
                f"{base_eval.get('eval_tokens', 0):,} tokens (step {base_eval.get('step')})", ""]
         if base_eval.get("samples"): md += ["Samples (greedy, newlines shown as \\n):", "", "```"] + [json.dumps(s)[1:-1] for s in base_eval["samples"]] + ["```", ""]
-    md += ["## CORE", "", core_table(core) if core else "_not evaluated_", ""]
+    md += ["## CORE", "", core_markdown_table(core) if core else "_not evaluated_", ""]
     if chat is not None:
         rows = chat if isinstance(chat, list) else [dict(task=k, score=v) for k, v in chat.items()]
         md += ["## Chat evaluation", "", _md_table(rows), ""]

@@ -4,7 +4,7 @@
 
 # %% ../nbs/11_telemetry.ipynb #fd48b177
 from __future__ import annotations
-import os, sys, io, re, json, math, time, random, socket, atexit, hashlib, numbers, threading, collections
+import os, sys, io, re, json, math, time, random, atexit, hashlib, numbers, threading, collections
 import dataclasses, http.client, ssl, urllib.parse, uuid
 from pathlib import Path
 from fastcore.basics import patch
@@ -204,7 +204,7 @@ class Tracker:
     def _safe(self, ev):
         out = {}
         for k, v in ev.items():
-            out[str(k)] = j = json_value(v)
+            out[str(k)] = json_value(v)
             if _is_array(v): self._say(("tensor", k), f"log(): {k!r} is a {type(v).__name__}; pass a python number "
                                         f"(e.g. loss.item()) — the tracker never touches tensors, so it stored a placeholder")
         return out
@@ -658,6 +658,18 @@ def _fetch_small(cl, run, step, name) -> bytes:
         return b"".join(chunks)
     return _retry(get)
 
+def _step_sums(cl: EndlexClient, run: str, step, files) -> dict[str, str]:
+    "name -> sha256 of the files of checkpoint `step`, from every SHA256SUMS among its `files`."
+    sums = {}
+    for f in files:
+        if f.endswith(SUMS): sums.update(_parse_sums(_fetch_small(cl, run, step, f).decode("utf-8", "replace")))
+    return sums
+
+def _sha_of(sums: dict, name: str, run: str, step) -> str:
+    if name not in sums: raise EndlexError(f"{name} of run {run} step {step} has no sha256 on the server (no SHA256SUMS lists "
+                                           f"it); refusing an unverified file")
+    return sums[name]
+
 def download_file(cl: EndlexClient, run: str, step, name: str, target, sha256: str, retries: int = 4) -> Path:
     """Stream file `name` of checkpoint `step` into `target`, through `target.part`: an interrupted download resumes with a
     Range request; the file is renamed into place only if its sha256 is `sha256`, else the partial file is removed."""
@@ -730,20 +742,16 @@ def pull(run: str, step: int | None = None, *, every: bool = False, with_optim: 
             if has: want.setdefault(max(has), set()).add(kind)
     out = []
     for s in sorted(want):
-        sums = {}
-        for f in steps[s]:
-            if f.endswith(SUMS): sums.update(_parse_sums(_fetch_small(cl, run, s, f).decode("utf-8", "replace")))
+        sums = _step_sums(cl, run, s, steps[s])
         for f in steps[s]:
             kind, local = _kind(f)
             if f.endswith(SUMS) or kind not in want[s] or (_is_optim(local) and not with_optim): continue
-            if f not in sums: raise EndlexError(f"{f} of run {run} step {s} has no sha256 on the server (no SHA256SUMS lists it); "
-                                                f"refusing an unverified file")
-            target = _local_target(kind, local, tag, base)
+            sha, target = _sha_of(sums, f, run, s), _local_target(kind, local, tag, base)
             if target.exists():
-                if sha256_file(target) == sums[f]: out.append(target); log(f"have     {target}"); continue
+                if sha256_file(target) == sha: out.append(target); log(f"have     {target}"); continue
                 if not force: raise FileExistsError(f"{target} exists and differs from {f} of run {run} step {s}; "
                                                     f"move it away, pull with another --tag, or pass --force to replace it")
-            out.append(download_file(cl, run, s, f, target, sums[f])); log(f"verified {target}")
+            out.append(download_file(cl, run, s, f, target, sha)); log(f"verified {target}")
     return out
 
 def download_checkpoint(run: str, step, dest, *, url: str | None = None, token: str | None = None) -> list[Path]:
@@ -753,15 +761,8 @@ def download_checkpoint(run: str, step, dest, *, url: str | None = None, token: 
     files = _step_files(ck, step)
     if files is None:
         raise FileNotFoundError(f"run {run!r} on {cl.url} has no checkpoint at step {step}; its steps: {[_step_num(c.get('step')) for c in ck]}")
-    sums = {}
-    for f in files:
-        if f.endswith(SUMS): sums.update(_parse_sums(_fetch_small(cl, run, step, f).decode("utf-8", "replace")))
-    out = []
-    for f in files:
-        if f.endswith(SUMS): continue
-        if f not in sums: raise EndlexError(f"{f} of run {run} step {step} has no sha256 on the server; refusing an unverified file")
-        out.append(download_file(cl, run, step, f, Path(dest) / f, sums[f]))
-    return out
+    sums = _step_sums(cl, run, step, files)
+    return [download_file(cl, run, step, f, Path(dest) / f, _sha_of(sums, f, run, step)) for f in files if not f.endswith(SUMS)]
 
 # %% ../nbs/11_telemetry.ipynb #5e1a9c02
 def stage_tracker(run_dir, prefix: str, rank: int | None = None, **kwargs) -> Tracker | None:

@@ -13,7 +13,7 @@ import regex
 import torch
 import tiktoken
 from tqdm.auto import tqdm
-from .common import base_dir, asset_path, atomic_write, atomic_torch_save
+from .common import base_dir, atomic_write, atomic_torch_save
 from .data import split_shards
 
 # %% auto #0

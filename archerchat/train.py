@@ -36,12 +36,9 @@ def plan_for(depth: int, vocab_size: int, *, sequence_len: int = 2048, device_ba
 
 def build_model(p, device="cpu", meta_only: bool = False):
     "The GPT of plan `p`: built on the meta device, then (unless `meta_only`) materialised on `device` and initialised."
-    from archerchat.gpt import GPT, GPTConfig
-    with torch.device("meta"): model = GPT(GPTConfig(**p.gpt_config_kwargs()))
-    if meta_only: return model
-    model.to_empty(device=device)
-    model.init_weights()
-    return model
+    from archerchat.gpt import GPT, GPTConfig, build_gpt
+    if not meta_only: return build_gpt(GPTConfig(**p.gpt_config_kwargs()), device)
+    with torch.device("meta"): return GPT(GPTConfig(**p.gpt_config_kwargs()))
 
 def reference_lrs_for(total_batch_size: int, matrix_lr: float = MATRIX_LR, embedding_lr: float = EMBEDDING_LR,
                       unembedding_lr: float = UNEMBEDDING_LR, scalar_lr: float = SCALAR_LR) -> dict:
@@ -650,7 +647,9 @@ def main(argv=None):
 def evaluate_base(tag: str | None = None, step: int | None = None, *, eval_tokens: int = 80 * 524288,
                   core_max_per_task: int = 500, core_data_dir=None, data_dir=None, device_type=None,
                   device_batch_size: int | None = None, samples: bool = True) -> dict:
-    "Validation bpb, CORE (`core_max_per_task`: examples per task, -1 all, 0 skips it) and samples of a base checkpoint."
+    """Validation bpb, CORE (`core_max_per_task`: examples per task, -1 all, 0 skips it) and samples of a base checkpoint,
+    written beside it (`base_eval_<step>.json`) and reported to its run (under `base_eval/`, see 11_telemetry)."""
+    from archerchat.telemetry import log_stage, base_eval_event, tokenizer_files
     os.environ.update(MULTI_GPU_ENV)
     owns_pg = not (dist.is_available() and dist.is_initialized())
     _, rank, _, world, device = compute_init(device_type)
@@ -658,7 +657,8 @@ def evaluate_base(tag: str | None = None, step: int | None = None, *, eval_token
         model, tokenizer, meta = load_model("base", tag, step, device=device)
         B = device_batch_size or meta.get("device_batch_size", 32)
         T = meta.get("max_seq_len", model.config.sequence_len)
-        out = dict(tag=find_checkpoint_dir("base", tag).name, step=meta["step"])
+        ckpt_dir = find_checkpoint_dir("base", tag)
+        out = dict(tag=ckpt_dir.name, step=meta["step"])
         t0 = time.time()
         out["val_bpb"] = validation_bpb(model, tokenizer, get_token_bytes(device), B, T, eval_tokens, data_dir, device)
         out["eval_tokens"] = eval_tokens
@@ -671,8 +671,11 @@ def evaluate_base(tag: str | None = None, step: int | None = None, *, eval_token
             out["samples"] = sample_prompts(model, tokenizer)
             for s in out["samples"]: print0(f"  sample: {s!r}")
         if rank == 0:
-            with atomic_write(find_checkpoint_dir("base", tag) / f"base_eval_{out['step']:06d}.json", "w") as f:
+            with atomic_write(ckpt_dir / f"base_eval_{out['step']:06d}.json", "w") as f:
                 json.dump(_jsonable(out), f, indent=1)
+            # to the pretraining run's tracker (when it has one: Endlex with ENDLEX_URL), with the tokenizer a pulled model needs
+            log_stage(ckpt_dir, "base_eval/", base_eval_event(out), step=out["step"], files=tokenizer_files(),
+                      files_step=out["step"], files_prefix="tokenizer.")
         return out
     finally:
         if owns_pg: compute_cleanup()

@@ -8,7 +8,7 @@ from archerchat.train import plan_for, build_model, check_memory, largest_fittin
 from archerchat.pipeline import (run_stage, print_plan, write_report, ensure_tokenizer, launch_env, torchrun_cmd, run_cmd,
                                  config_args)
 from archerchat.checkpoints import run_dir
-from archerchat.telemetry import check_remote, log_stage, base_eval_event, tokenizer_files, send_report
+from archerchat.telemetry import check_remote, send_report
 
 STAGES = ["data", "tokenizer", "pretrain", "base_eval", "sft", "chat_eval", "report"]
 
@@ -112,8 +112,6 @@ def gpu_pipeline(args, title: str):
         def base_eval_stage():
             run_cmd(eval_cmd)
             r = json.loads(max(root.glob("base_eval_*.json"), key=lambda q: q.stat().st_mtime).read_text())   # written by the eval
-            log_stage(root, "base_eval/", base_eval_event(r), step=r["step"], files=tokenizer_files(), files_step=r["step"],
-                      files_prefix="tokenizer.")
             return dict(command=" ".join(eval_cmd), val_bpb=r.get("val_bpb"), core_metric=(r.get("core") or {}).get("core_metric"))
         done["base_eval"] = run_stage(root, "base_eval", base_eval_stage)
     for name, cmd in (("sft", sft_cmd), ("chat_eval", chat_cmd)):

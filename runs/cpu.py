@@ -17,7 +17,7 @@ from archerchat.train import TrainConfig, pretrain, evaluate_base, plan_for, ref
 from archerchat.pipeline import write_report, run_stage, print_plan, ensure_tokenizer, run_cmd
 from archerchat.checkpoints import run_dir
 from archerchat.evaluation import embedded_core_dir
-from archerchat.telemetry import check_remote, log_stage, base_eval_event, tokenizer_files, send_report
+from archerchat.telemetry import check_remote, send_report
 
 ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
 ap.add_argument("--smoke", action="store_true", help="toy sizes: the whole pipeline in seconds")
@@ -66,8 +66,6 @@ def stage_pretrain():
 def stage_base_eval():
     r = evaluate_base(cfg.tag, eval_tokens=cfg.eval_tokens, core_max_per_task=CORE_N, core_data_dir=embedded_core_dir(),
                       device_type="cpu")
-    log_stage(root, "base_eval/", base_eval_event(r), step=r["step"], files=tokenizer_files(), files_step=r["step"],
-              files_prefix="tokenizer.")
     return dict(val_bpb=r["val_bpb"], core_metric=(r.get("core") or {}).get("core_metric"))
 
 

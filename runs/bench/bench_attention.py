@@ -10,7 +10,7 @@ every backend). MFU = estimate_flops() x tokens/s / peak, with the bf16 dense pe
 default; estimate_flops() counts attention only inside each layer's window, as nanochat does. Prints a table and
 writes JSON to --out (default: <base_dir>/bench/attention.json).
 """
-import argparse, json, math, os, statistics, sys, time
+import argparse, json, os, statistics, sys, time
 import torch
 
 from archerchat.common import base_dir, compute_dtype, setup_logging, atomic_write

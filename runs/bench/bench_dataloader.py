@@ -9,13 +9,13 @@ if one has been trained, else an archerchat.tokenizer.Tokenizer (vocab --vocab) 
 --data-dir (documents capped at 10,000 chars, as nanochat's tok_train) and cached under base_dir()/bench/.
 Goal (issue 7): >= 1M packed tok/s per rank with <= 4 tokenizer threads on the 16-core H100 box.
 """
-import argparse, bisect, hashlib, json, os, platform, sys, time
+import argparse, hashlib, json, os, platform, time
 from pathlib import Path
 import numpy as np
 import pyarrow.parquet as pq
 import torch
 from archerchat.common import base_dir, autodetect_device_type
-from archerchat.data import BestFitPacker, PackedLoader, list_shards, split_shards
+from archerchat.data import BestFitPacker, PackedLoader, split_shards
 from archerchat.tokenizer import Tokenizer, TOKENIZER_FILE, get_tokenizer as trained_tokenizer
 
 def texts_of(files, cap=None):

@@ -25,12 +25,12 @@ roofline tok/s = bandwidth / bytes; achieved = measured tok/s / roofline tok/s. 
 roofline; batch 128 >= 30x batch-1 tokens/s. Prints a table and writes JSON to --out
 (default: <base_dir>/bench/engine.json).
 """
-import argparse, json, math, os, sys, time
+import argparse, json, os, sys, time
 import torch
 
-from archerchat.common import base_dir, setup_logging, atomic_write, compute_dtype
+from archerchat.common import base_dir, setup_logging, atomic_write
 from archerchat.gpt import GPT, GPTConfig
-from archerchat.engine import Engine, ByteTokenizer, cast_for_inference, prefill
+from archerchat.engine import Engine, ByteTokenizer, cast_for_inference
 
 
 def depth_config(depth, seq_len, vocab_size, pattern="SSSL", head_dim=128, aspect=64):

@@ -7,7 +7,7 @@ fraction of a full training step it takes. Issue 5's goal: optimizer step <= 10%
 
 Prints a table and writes JSON to --out (default: <base_dir>/bench/bench_optim.json).
 """
-import argparse, json, math, statistics, time
+import argparse, json, statistics, time
 import torch
 import torch.nn as nn
 from archerchat.common import base_dir, autodetect_device_type, compute_init, compute_cleanup, compute_dtype, print0

@@ -14,7 +14,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 from archerchat.common import base_dir, asset_path
-from archerchat.tokenizer import Tokenizer, iter_texts, bytes_per_token, train_rustbpe, SPLIT_PATTERN
+from archerchat.tokenizer import Tokenizer, iter_texts, bytes_per_token, train_rustbpe
 from archerchat.data import split_shards
 
 

@@ -1,0 +1,80 @@
+#!/usr/bin/env bash
+# The GPU measurements that prove ArcherChat against nanochat (parity, CORE, the whole flow with Endlex), packed into a
+# few commands of at most 10 minutes each for a GPU machine that has no network (e.g. a lent H200).
+#
+# Here, with network to the package index (once):
+#   bash runs/bench/gpu_session.sh stage ~/nanochat ~/Endlex    # -> build/{nanochat,endlex,text,core}, .whl/ (git-ignored)
+# There, from the repository root, with build/ and .whl/ carried along; each writes what it measured under $OUT:
+#   bash runs/bench/gpu_session.sh d8         # vs_nanochat d8, 160 x 131,072 tokens, SSSL, ArcherChat seeds 42 and 43   ~6 min
+#   bash runs/bench/gpu_session.sh d12        # the same at d12, then CORE on nanochat's d12 weights, both evaluators    ~10 min
+#   bash runs/bench/gpu_session.sh d12plan    # d12 with each program's own batch (-1), 200 steps, one ArcherChat seed    ~9 min
+#   bash runs/bench/gpu_session.sh packing    # d12, 160 steps: longfirst vs nanochat's bestfit, on nanochat's rows     ~4 min
+#   bash runs/bench/gpu_session.sh flow       # runs/d8.py offline, short, logging to Endlex on loopback; pull; one chat ~6 min
+# Data: ../shared/data/{text,core} (16 climbmix shards, the last one validation; the 18 local CORE task files).
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+OUT=${OUT:-runs/out/gpu}
+mkdir -p "$OUT"
+B=$PWD/build
+PY=${PYTHON:-python3}
+
+setup() {   # the wheels this machine lacks, into /tmp/site; the package itself from the checkout
+    if compgen -G ".whl/*.whl" >/dev/null; then
+        $PY -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl
+    fi
+    export PYTHONPATH=$PWD:/tmp/site${PYTHONPATH:+:$PYTHONPATH} PYTHONUNBUFFERED=1 ARCHERCHAT_BASE_DIR=$B/base
+    nvidia-smi --query-gpu=name,memory.total --format=csv,noheader | tee "$OUT/gpu.txt" || true
+}
+
+vs() {   # vs_nanochat with the issue's settings; $1: run name, the rest: extra flags
+    local name=$1; shift
+    timeout ${VS_TIMEOUT:-560} $PY runs/vs_nanochat.py --nanochat "$B/nanochat" --data-dir "$B/text" --out "$B/runs/$name" \
+        --num-iterations 160 --total-batch-size 131072 --device-batch-size 32 --eval-every 20 --eval-tokens 262144 "$@" \
+        2>&1 | tee "$OUT/$name.log" || echo "vs_nanochat $name ended with status $?" | tee -a "$OUT/$name.log"
+    for f in vs_nanochat.md vs_nanochat.json vs_nanochat.png; do
+        [ -f "$B/runs/$name/$f" ] && cp "$B/runs/$name/$f" "$OUT/$name.${f#vs_nanochat.}"
+    done
+    return 0
+}
+
+case "${1:-}" in
+stage)
+    nc=${2:?"stage needs the nanochat checkout"}; ex=${3:-}
+    mkdir -p build .whl
+    copy() { rm -rf "$2"; mkdir -p "$2"; (cd "$1" && tar --exclude=.git -cf - .) | (cd "$2" && tar -xf -); }
+    copy "$nc" build/nanochat; copy ../shared/data/text build/text; copy ../shared/data/core build/core
+    w="$PY -m pip download -q --no-deps --only-binary=:all: --python-version 3.12 --implementation cp --platform manylinux_2_28_x86_64 --platform manylinux_2_17_x86_64 --platform manylinux2014_x86_64 -d .whl"
+    $w rustbpe "fastcore>=1.12.3,<2"   # datasets is only imported for Hub downloads
+    if [ -n "$ex" ]; then   # Endlex's server and what the GPU image lacks of its dependencies
+        copy "$ex" build/endlex
+        $w fastapi starlette pydantic pydantic-core annotated-types typing-inspection annotated-doc uvicorn python-multipart httptools websockets watchfiles python-dotenv
+    fi
+    du -sh build .whl
+    echo "carry: build .whl (the tree that travels must stay under 64 MiB)";;
+d8)
+    setup; vs d8 --depth 8 --seeds 42 43;;
+d12)
+    setup; VS_TIMEOUT=400 vs d12 --depth 12 --seeds 42 43
+    nb=$B/runs/d12/nanochat_base   # the same weights through both evaluators: all items for ArcherChat, 50 per task for nanochat
+    timeout 170 $PY runs/bench/bench_core.py --data-dir "$B/core" --nanochat "$B/nanochat" --nanochat-base-dir "$nb" --convert \
+        --nanochat-max-per-task 50 --max-per-task -1 --tokens-per-batch 32768 --out "$OUT/core_d12.json" 2>&1 | tee "$OUT/core_d12.log" || true;;
+d12plan)
+    setup; vs d12plan --depth 12 --num-iterations 200 --total-batch-size -1 --seeds 42;;
+packing)
+    setup; vs d12longfirst --depth 12 --seeds 42 --archerchat-args="--packing longfirst";;
+flow)
+    setup
+    export PYTHONPATH=$PYTHONPATH:$B/endlex ENDLEX_URL=http://127.0.0.1:8765 ENDLEX_TOKEN=gpu-session-token
+    ENDLEX_DATA=$B/endlex_data setsid $PY -m uvicorn endlex.server.app:create_app --factory --host 127.0.0.1 --port 8765 \
+        >"$OUT/endlex.log" 2>&1 < /dev/null &
+    sleep 5
+    timeout 420 $PY runs/d8.py --num-iterations 60 --data-dir "$B/text" --core-data-dir "$B/core" --core-max-per-task 100 \
+        --sft-source embedded --stages tokenizer pretrain base_eval sft chat_eval report 2>&1 | tee "$OUT/flow.log" || true
+    run=$($PY -c "import json; print(json.load(open('$B/base/base_checkpoints/d8/run.json'))['name'])")
+    $PY -m archerchat.telemetry list 2>&1 | tee -a "$OUT/flow.log"
+    ARCHERCHAT_BASE_DIR=$B/home $PY -m archerchat.telemetry pull "$run" --tag d8 2>&1 | tee -a "$OUT/flow.log"
+    ARCHERCHAT_BASE_DIR=$B/home timeout 120 $PY -m archerchat.chat_cli -i sft -g d8 -p "Why is the sky blue?" 2>&1 \
+        | tee -a "$OUT/flow.log" || true;;
+*)
+    sed -n 2,16p "$0"; exit 2;;
+esac
