@@ -8,8 +8,11 @@
 #   bash runs/bench/gpu_session.sh d8         # vs_nanochat d8, 160 x 131,072 tokens, SSSL, ArcherChat seeds 42 and 43   ~6 min
 #   bash runs/bench/gpu_session.sh d12        # the same at d12, then CORE on nanochat's d12 weights, both evaluators    ~10 min
 #   bash runs/bench/gpu_session.sh d12plan    # d12 with each program's own batch (-1), 200 steps, one ArcherChat seed    ~9 min
-#   bash runs/bench/gpu_session.sh packing    # d12, 160 steps: longfirst vs nanochat's bestfit, on nanochat's rows     ~4 min
+#   bash runs/bench/gpu_session.sh packing    # d12, 160 steps: nanochat, bestfit, longfirst; nanochat's rows and whole docs ~7 min
 #   bash runs/bench/gpu_session.sh flow       # runs/d8.py offline, short, logging to Endlex on loopback; pull; one chat ~6 min
+# Flags after the name go to runs/vs_nanochat.py (last one wins), e.g. a CPU rehearsal of the flow of a command:
+#   SKIP_WHEELS=1 PYTHON=.venv/bin/python bash runs/bench/gpu_session.sh packing --device-type cpu --depth 2 ...
+# Device time is short: in order of what they prove, d8, d12, flow, d12plan, packing.
 # Data: ../shared/data/{text,core} (16 climbmix shards, the last one validation; the 18 local CORE task files).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -19,7 +22,7 @@ B=$PWD/build
 PY=${PYTHON:-python3}
 
 setup() {   # the wheels this machine lacks, into /tmp/site; the package itself from the checkout
-    if compgen -G ".whl/*.whl" >/dev/null; then
+    if [ -z "${SKIP_WHEELS:-}" ] && compgen -G ".whl/*.whl" >/dev/null; then
         $PY -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl
     fi
     export PYTHONPATH=$PWD:/tmp/site${PYTHONPATH:+:$PYTHONPATH} PYTHONUNBUFFERED=1 ARCHERCHAT_BASE_DIR=$B/base
@@ -52,16 +55,24 @@ stage)
     du -sh build .whl
     echo "carry: build .whl (the tree that travels must stay under 64 MiB)";;
 d8)
-    setup; vs d8 --depth 8 --seeds 42 43;;
+    shift; setup; vs d8 --depth 8 --seeds 42 43 "$@";;
 d12)
-    setup; VS_TIMEOUT=400 vs d12 --depth 12 --seeds 42 43
+    shift; setup; VS_TIMEOUT=400 vs d12 --depth 12 --seeds 42 43 "$@"
     nb=$B/runs/d12/nanochat_base   # the same weights through both evaluators: all items for ArcherChat, 50 per task for nanochat
     timeout 170 $PY runs/bench/bench_core.py --data-dir "$B/core" --nanochat "$B/nanochat" --nanochat-base-dir "$nb" --convert \
         --nanochat-max-per-task 50 --max-per-task -1 --tokens-per-batch 32768 --out "$OUT/core_d12.json" 2>&1 | tee "$OUT/core_d12.log" || true;;
 d12plan)
-    setup; vs d12plan --depth 12 --num-iterations 200 --total-batch-size -1 --seeds 42;;
-packing)
-    setup; vs d12longfirst --depth 12 --seeds 42 --archerchat-args="--packing longfirst";;
+    shift; setup; vs d12plan --depth 12 --num-iterations 200 --total-batch-size -1 --seeds 42 "$@";;
+packing)   # nanochat + ArcherChat (bestfit, seed 42), then ArcherChat longfirst from the same seed, then both ways of validation
+    shift; setup; VS_TIMEOUT=330 vs d12pack --depth 12 --seeds 42 "$@"
+    r=$B/runs/d12pack
+    cmd=$($PY -c "import json, sys; c = json.load(open(sys.argv[1]))['commands']['ArcherChat pretraining, seed 42']
+print(c.replace('--packing bestfit', '--packing longfirst').replace('--tag seed42', '--tag longfirst'))" "$r/vs_nanochat.json")
+    echo "\$ $cmd" | tee "$OUT/longfirst.log"
+    (eval "timeout 200 env $cmd") >>"$OUT/longfirst.log" 2>&1 || echo "longfirst training ended with status $?" | tee -a "$OUT/longfirst.log"
+    timeout 60 $PY runs/bench/packing_eval.py --data-dir "$B/text" --eval-tokens ${PACK_EVAL_TOKENS:-2097152} --out "$OUT/packing.md" \
+        nanochat=nanochat:$r/nanochat_base bestfit=$r/archerchat_base:seed42 longfirst=$r/archerchat_base:longfirst \
+        2>&1 | tee -a "$OUT/longfirst.log" || true;;
 flow)
     setup
     export PYTHONPATH=$PYTHONPATH:$B/endlex ENDLEX_URL=http://127.0.0.1:8765 ENDLEX_TOKEN=gpu-session-token
@@ -76,5 +87,5 @@ flow)
     ARCHERCHAT_BASE_DIR=$B/home timeout 120 $PY -m archerchat.chat_cli -i sft -g d8 -p "Why is the sky blue?" 2>&1 \
         | tee -a "$OUT/flow.log" || true;;
 *)
-    sed -n 2,16p "$0"; exit 2;;
+    sed -n 2,18p "$0"; exit 2;;
 esac

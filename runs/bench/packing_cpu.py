@@ -6,8 +6,10 @@ then measures validation bits per byte two ways:
   * on whole documents of the validation shard, each (BOS + all its tokens) cut into consecutive windows of the
     sequence length (every token of a document counted once, including the tails that best-fit rows crop).
 
-    OMP_NUM_THREADS=1 python runs/bench/packing_cpu.py --packing bestfit   --out /tmp/pack_bestfit.json
-    OMP_NUM_THREADS=1 python runs/bench/packing_cpu.py --packing longfirst --out /tmp/pack_longfirst.json
+    OMP_NUM_THREADS=1 python runs/bench/packing_cpu.py --packing bestfit   --data-dir DIR --out /tmp/pack_bestfit.json
+    OMP_NUM_THREADS=1 python runs/bench/packing_cpu.py --packing longfirst --data-dir DIR --out /tmp/pack_longfirst.json
+
+On a GPU, and against nanochat's own model too: `bash runs/bench/gpu_session.sh packing` (runs/bench/packing_eval.py).
 """
 import argparse, json, time
 from pathlib import Path
@@ -17,27 +19,14 @@ from archerchat.data import PackedLoader, split_shards, validation_loader
 from archerchat.evaluation import evaluate_bpb
 from archerchat.tokenizer import Tokenizer
 from archerchat.train import apply_schedules, build_model, plan_for, reference_lrs_for, setup_optimizer
-
-
-def doc_windows(tok, files, B, T, max_tokens):
-    "Batches (x, y) of whole validation documents cut into windows of T targets (the last one padded with -1 targets)."
-    bos, xs, ys, n = tok.get_bos_token_id(), [], [], 0
-    texts = [t for f in files for t in pq.read_table(f, columns=["text"]).column("text").to_pylist()]
-    for ids in tok.encode(texts, prepend=bos, num_threads=1):
-        for a in range(0, len(ids) - 1, T):
-            w = ids[a:a + T + 1]
-            x, y = w[:-1] + [bos] * (T + 1 - len(w)), w[1:] + [-1] * (T + 1 - len(w))
-            xs.append(x); ys.append(y); n += len(w) - 1
-            if len(xs) == B:
-                yield torch.tensor(xs), torch.tensor(ys); xs, ys = [], []
-            if n >= max_tokens: return
-    if xs: yield torch.tensor(xs + [[bos] * T] * (B - len(xs))), torch.tensor(ys + [[-1] * T] * (B - len(xs)))
+from packing_eval import doc_windows   # (beside this script)
 
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--packing", choices=["bestfit", "longfirst"], required=True)
-    ap.add_argument("--data-dir", default="/work/shared/data/text")
+    ap.add_argument("--data-dir", default=None, help="parquet shards, the last one validation (default: archerchat.data's, "
+                    "$ARCHERCHAT_BASE_DIR/base_data)")
     ap.add_argument("--depth", type=int, default=2)
     ap.add_argument("--seq-len", type=int, default=256)
     ap.add_argument("--batch", type=int, default=8, help="rows per step")
