@@ -4,10 +4,15 @@
 
 Run it with a Python that can import nanochat (torch, filelock; a stand-in `wandb` module on PYTHONPATH is enough).
 nanochat is imported from `--nanochat` unmodified; its step functions are `torch.compile`d, which works on CPU when a
-C++ compiler is installed. Everything runs in fp32 (nanochat's compute dtype on CPU), so the data pins down the math,
-not bf16 rounding. Writes `muon.pt` (a dict of tensors, lists and numbers; `torch.load(..., weights_only=True)`).
+C++ compiler is installed. By default everything runs in fp32 (nanochat's compute dtype on CPU), so the data pins down
+the math, not bf16 rounding; `--dtype bfloat16` sets nanochat's compute dtype to bf16 (`NANOCHAT_DTYPE`, as on a GPU),
+so its Polar Express runs in bf16: that pins down the GPU path's casts. `--eager` runs nanochat's step functions
+uncompiled (`TORCHDYNAMO_DISABLE=1`): in bf16 inductor's fused kernels round differently from eager bf16 ops (Muon
+updates 6-10% apart), so a compiled recording is compared with compiled code and an eager one with eager code. Writes
+`muon.pt`, `muon_bf16.pt` or `muon_bf16_eager.pt` (with `--eager` in fp32: `muon_eager.pt`), a dict of tensors, lists
+and numbers (`torch.load(..., weights_only=True)`).
 """
-import argparse, subprocess, sys
+import argparse, os, subprocess, sys
 from pathlib import Path
 
 # Muon matrices, one group per shape as nanochat's GPT.setup_optimizer makes them: name -> (stack size, (m, n))
@@ -36,7 +41,11 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--nanochat", required=True, type=Path, help="a nanochat checkout (imported from there)")
     ap.add_argument("--out", required=True, type=Path, help="folder for muon.pt")
+    ap.add_argument("--dtype", choices=["float32", "bfloat16"], default="float32", help="nanochat's compute dtype")
+    ap.add_argument("--eager", action="store_true", help="nanochat's step functions uncompiled")
     args = ap.parse_args()
+    os.environ["NANOCHAT_DTYPE"] = args.dtype   # read by nanochat.common at import
+    if args.eager: os.environ["TORCHDYNAMO_DISABLE"] = "1"   # read by torch at import
     nc = args.nanochat.resolve()
     if not (nc / "nanochat" / "optim.py").is_file():
         sys.exit(f"--nanochat {nc}: no nanochat/optim.py there; pass the root of a nanochat checkout")
@@ -44,7 +53,7 @@ def main():
     import torch
     from nanochat.common import COMPUTE_DTYPE
     from nanochat.optim import MuonAdamW, muon_step_fused
-    assert COMPUTE_DTYPE == torch.float32, f"nanochat's compute dtype here is {COMPUTE_DTYPE}; run on CPU (fp32)"
+    assert COMPUTE_DTYPE == getattr(torch, args.dtype), f"nanochat's compute dtype here is {COMPUTE_DTYPE}, not {args.dtype}"
     torch.set_num_threads(1)
     g = torch.Generator().manual_seed(2126)
 
@@ -95,14 +104,15 @@ def main():
                            update=-P, momentum_buffer_after=mb_out, second_momentum_buffer_after=sm_out)
 
     commit = subprocess.run(["git", "-C", str(nc), "rev-parse", "HEAD"], capture_output=True, text=True).stdout.strip()
-    out = dict(nanochat_commit=commit, torch=str(torch.__version__), compute_dtype=str(COMPUTE_DTYPE),
+    out = dict(nanochat_commit=commit, torch=str(torch.__version__), compute_dtype=str(COMPUTE_DTYPE), compiled=not args.eager,
                muon_shapes={k: [K, list(s)] for k, (K, s) in MUON_SHAPES.items()}, matrix_lr=MATRIX_LR,
                muon_beta2=MUON_BETA2, ns_steps=NS_STEPS,
                adamw={k: dict(shape=list(s), lr=lr, betas=list(b), weight_decay=wd) for k, (s, lr, b, wd) in ADAMW.items()},
                schedule=SCHEDULE, names=names, init=init, grads=grads, params=after, state=state, single=single)
     args.out.mkdir(parents=True, exist_ok=True)
-    torch.save(out, args.out / "muon.pt")
-    print(f"wrote {args.out / 'muon.pt'} ({(args.out / 'muon.pt').stat().st_size / 1024:.0f} KB), nanochat {commit[:7]}")
+    path = args.out / f"muon{'_bf16' if args.dtype == 'bfloat16' else ''}{'_eager' if args.eager else ''}.pt"
+    torch.save(out, path)
+    print(f"wrote {path} ({path.stat().st_size / 1024:.0f} KB), nanochat {commit[:7]}, compute dtype {COMPUTE_DTYPE}")
 
 
 if __name__ == "__main__":
