@@ -98,6 +98,14 @@ def _f(v, fmt=".6f"): return "" if v is None else format(v, fmt)
 def _pct(v): return "" if v is None else f"{100 * v:+.3f}%"
 
 
+def lrm_mismatches(nc_train: list, ac_train: list) -> tuple[int, list]:
+    """Steps whose learning-rate multiplier differs beyond nanochat's printed precision (2 decimals):
+    `(steps compared, [(step, nanochat's, ArcherChat's)])`."""
+    ac = {t["step"]: t["lrm"] for t in ac_train if t.get("lrm") is not None}
+    both = [(t["step"], t["lrm"], ac[t["step"]]) for t in nc_train if t["step"] in ac]
+    return len(both), [b for b in both if abs(b[1] - b[2]) > 0.005 + 1e-9]
+
+
 def report_markdown(res: dict) -> str:
     "The tables of a comparison result (what `compare` returns)."
     nc, ac, seeds = res["nanochat"], res["archerchat"], res["seeds"]
@@ -133,6 +141,12 @@ def report_markdown(res: dict) -> str:
     elif 0 in nc["val"]:
         md += [f"Step 0 is not checked: no ArcherChat run with nanochat's seed {NANOCHAT_SEED} (other seeds start from other "
                "weights); add it to --seeds to check that both see the same validation rows.", ""]
+    n_lrm, bad_lrm = lrm_mismatches(nc["train"], ac[seeds[0]]["train"])
+    if n_lrm:
+        md += [f"Learning-rate multiplier: the same as nanochat's at all {n_lrm} steps both logged (to the 2 decimals nanochat "
+               "prints)." if not bad_lrm else f"Learning-rate multiplier: **differs** at {len(bad_lrm)} of {n_lrm} steps (first: "
+               f"step {bad_lrm[0][0]}, nanochat {bad_lrm[0][1]:.2f}, ArcherChat {bad_lrm[0][2]:.4f}): the schedules differ, so the "
+               "two do not train alike.", ""]
     sn, sa = res["summary"]["nanochat"], res["summary"]["archerchat"]
     rows = [("final val bpb", _f(sn["final_val_bpb"]), [_f(sa[k]["final_val_bpb"]) for k in seeds],
              mean([sa[k]["final_val_bpb"] for k in seeds]), sn["final_val_bpb"], ".6f"),
@@ -445,6 +459,10 @@ def self_test():
     ac2 = dict(ac, val={**ac["val"], 0: 4.0757})
     assert "the same to the sixth decimal" in report_markdown(dict(res, archerchat={"42": ac, "43": ac2}))  # 43: other weights
     assert "**differs by 0.000070**" in report_markdown(dict(res, archerchat={"42": ac2, "43": ac}))
+    assert "the same as nanochat's at all 4 steps" in md, md
+    ac3 = dict(ac, train=[dict(t, lrm=0.5) if t["step"] == 11 else t for t in ac["train"]])
+    assert "**differs** at 1 of 4 steps (first: step 11, nanochat 0.30, ArcherChat 0.5000)" in report_markdown(
+        dict(res, archerchat={"42": ac3, "43": ac})), report_markdown(dict(res, archerchat={"42": ac3, "43": ac}))
     assert "Step 0 is not checked" in report_markdown(dict(res, seeds=["43"], archerchat={"43": ac2}, summary=dict(nanochat=sn, archerchat={"43": sa})))
     print("self-test passed: nanochat stdout and ArcherChat metrics.jsonl parse as expected")
 
