@@ -13,6 +13,10 @@
 # Flags after the name go to runs/vs_nanochat.py (last one wins), e.g. a CPU rehearsal of the flow of a command:
 #   SKIP_WHEELS=1 PYTHON=.venv/bin/python bash runs/bench/gpu_session.sh packing --device-type cpu --depth 2 ...
 # Device time is short: in order of what they prove, d8, d12, flow, d12plan, packing.
+# If a gap remains, bisect with the environment, which reaches both programs: ARCHERCHAT_ATTN=sdpa (windows through
+# SDPA with a mask, as nanochat without FA3, instead of Flex), NANOCHAT_DTYPE=float32 ARCHERCHAT_DTYPE=float32, and
+# flags: --window-pattern L, --archerchat-args=--no-compile (nanochat always compiles; on CPU, bf16 compiled and eager
+# runs drift apart by more than the seed spread, README).
 # Data: ../shared/data/{text,core} (16 climbmix shards, the last one validation; the 18 local CORE task files).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -87,5 +91,5 @@ flow)
     ARCHERCHAT_BASE_DIR=$B/home timeout 120 $PY -m archerchat.chat_cli -i sft -g d8 -p "Why is the sky blue?" 2>&1 \
         | tee -a "$OUT/flow.log" || true;;
 *)
-    sed -n 2,18p "$0"; exit 2;;
+    sed -n 2,20p "$0"; exit 2;;
 esac
