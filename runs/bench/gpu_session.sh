@@ -77,14 +77,14 @@ print(c.replace('--packing bestfit', '--packing longfirst').replace('--tag seed4
     timeout 60 $PY runs/bench/packing_eval.py --data-dir "$B/text" --eval-tokens ${PACK_EVAL_TOKENS:-2097152} --out "$OUT/packing.md" \
         nanochat=nanochat:$r/nanochat_base bestfit=$r/archerchat_base:seed42 longfirst=$r/archerchat_base:longfirst \
         2>&1 | tee -a "$OUT/longfirst.log" || true;;
-flow)
-    setup
+flow)   # flags after the name go to runs/d8.py here
+    shift; setup
     export PYTHONPATH=$PYTHONPATH:$B/endlex ENDLEX_URL=http://127.0.0.1:8765 ENDLEX_TOKEN=gpu-session-token
-    ENDLEX_DATA=$B/endlex_data setsid $PY -m uvicorn endlex.server.app:create_app --factory --host 127.0.0.1 --port 8765 \
+    ENDLEX_DATA=$B/endlex_data setsid ${ENDLEX_PYTHON:-$PY} -m uvicorn endlex.server.app:create_app --factory --host 127.0.0.1 --port 8765 \
         >"$OUT/endlex.log" 2>&1 < /dev/null &
     sleep 5
     timeout 420 $PY runs/d8.py --num-iterations 60 --data-dir "$B/text" --core-data-dir "$B/core" --core-max-per-task 100 \
-        --sft-source embedded --stages tokenizer pretrain base_eval sft chat_eval report 2>&1 | tee "$OUT/flow.log" || true
+        --sft-source embedded --stages tokenizer pretrain base_eval sft chat_eval report "$@" 2>&1 | tee "$OUT/flow.log" || true
     run=$($PY -c "import json; print(json.load(open('$B/base/base_checkpoints/d8/run.json'))['name'])")
     $PY -m archerchat.telemetry list 2>&1 | tee -a "$OUT/flow.log"
     ARCHERCHAT_BASE_DIR=$B/home $PY -m archerchat.telemetry pull "$run" --tag d8 2>&1 | tee -a "$OUT/flow.log"
