@@ -6,13 +6,15 @@
 #   bash runs/bench/gpu_session.sh stage ~/nanochat ~/Endlex    # -> build/{nanochat,endlex,text,core}, .whl/ (git-ignored)
 # There, from the repository root, with build/ and .whl/ carried along; each writes what it measured under $OUT:
 #   bash runs/bench/gpu_session.sh d8         # vs_nanochat d8, 160 x 131,072 tokens, SSSL, ArcherChat seeds 42 and 43   ~6 min
-#   bash runs/bench/gpu_session.sh d12        # the same at d12, then CORE on nanochat's d12 weights, both evaluators    ~10 min
+#   bash runs/bench/gpu_session.sh d12        # the same at d12                                                         ~7 min
+#   bash runs/bench/gpu_session.sh core       # a nanochat d12 (60 steps), then CORE on its weights, both evaluators     ~9 min
 #   bash runs/bench/gpu_session.sh d12plan    # d12 with each program's own batch (-1), 200 steps, one ArcherChat seed    ~9 min
 #   bash runs/bench/gpu_session.sh packing    # d12, 160 steps: nanochat, bestfit, longfirst; nanochat's rows and whole docs ~7 min
 #   bash runs/bench/gpu_session.sh flow       # runs/d8.py offline, short, logging to Endlex on loopback; pull; one chat ~6 min
 # Flags after the name go to runs/vs_nanochat.py (last one wins), e.g. a CPU rehearsal of the flow of a command:
 #   SKIP_WHEELS=1 PYTHON=.venv/bin/python bash runs/bench/gpu_session.sh packing --device-type cpu --depth 2 ...
-# Device time is short: in order of what they prove, d8, d12, flow, d12plan, packing.
+# Device time is short (30 minutes a session, machine start included): in order of what they prove, d8, d12, core,
+# flow, d12plan, packing.
 # If a gap remains, bisect with the environment, which reaches both programs: ARCHERCHAT_ATTN=sdpa (windows through
 # SDPA with a mask, as nanochat without FA3, instead of Flex), NANOCHAT_DTYPE=float32 ARCHERCHAT_DTYPE=float32, and
 # flags: --window-pattern L, --archerchat-args=--no-compile (nanochat always compiles; on CPU, bf16 compiled and eager
@@ -61,10 +63,13 @@ stage)
 d8)
     shift; setup; vs d8 --depth 8 --seeds 42 43 "$@";;
 d12)
-    shift; setup; VS_TIMEOUT=400 vs d12 --depth 12 --seeds 42 43 "$@"
-    nb=$B/runs/d12/nanochat_base   # the same weights through both evaluators: all items for ArcherChat, 50 per task for nanochat
-    timeout 170 $PY runs/bench/bench_core.py --data-dir "$B/core" --nanochat "$B/nanochat" --nanochat-base-dir "$nb" --convert \
-        --nanochat-max-per-task 50 --max-per-task -1 --tokens-per-batch 32768 --out "$OUT/core_d12.json" 2>&1 | tee "$OUT/core_d12.log" || true;;
+    shift; setup; vs d12 --depth 12 --seeds 42 43 "$@";;
+core)   # a nanochat d12 (60 steps), then CORE on its weights through both evaluators: every item for ArcherChat's
+        # batched one, 50 per task for nanochat's (its speed), the same decisions checked on those
+    shift; setup; VS_TIMEOUT=250 vs core12 --depth 12 --num-iterations 60 --eval-every 30 --seeds 42 "$@"
+    timeout 330 $PY runs/bench/bench_core.py --data-dir "$B/core" --nanochat "$B/nanochat" --nanochat-base-dir \
+        "$B/runs/core12/nanochat_base" --convert --nanochat-max-per-task 50 --max-per-task -1 --tokens-per-batch 32768 \
+        --out "$OUT/core_d12.json" 2>&1 | tee "$OUT/core_d12.log" || true;;
 d12plan)
     shift; setup; vs d12plan --depth 12 --num-iterations 200 --total-batch-size -1 --seeds 42 "$@";;
 packing)   # nanochat + ArcherChat (bestfit, seed 42), then ArcherChat longfirst from the same seed, then both ways of validation
@@ -91,5 +96,5 @@ flow)   # flags after the name go to runs/d8.py here
     ARCHERCHAT_BASE_DIR=$B/home timeout 120 $PY -m archerchat.chat_cli -i sft -g d8 -p "Why is the sky blue?" 2>&1 \
         | tee -a "$OUT/flow.log" || true;;
 *)
-    sed -n 2,20p "$0"; exit 2;;
+    sed -n 2,22p "$0"; exit 2;;
 esac
