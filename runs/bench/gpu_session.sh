@@ -90,8 +90,9 @@ flow)   # flags after the name go to runs/d8.py here
     sleep 5
     timeout 420 $PY runs/d8.py --num-iterations 60 --data-dir "$B/text" --core-data-dir "$B/core" --core-max-per-task 100 \
         --sft-source embedded --stages tokenizer pretrain base_eval sft chat_eval report "$@" 2>&1 | tee "$OUT/flow.log" || true
-    run=$($PY -c "import json; print(json.load(open('$B/base/base_checkpoints/d8/run.json'))['name'])")
     $PY -m archerchat.telemetry list 2>&1 | tee -a "$OUT/flow.log"
+    run=$($PY -c "import json; print(json.load(open('$B/base/base_checkpoints/d8/run.json'))['name'])") \
+        || { echo "no run.json: pretraining never started; see flow.log" | tee -a "$OUT/flow.log"; exit 1; }
     ARCHERCHAT_BASE_DIR=$B/home $PY -m archerchat.telemetry pull "$run" --tag d8 2>&1 | tee -a "$OUT/flow.log"
     ARCHERCHAT_BASE_DIR=$B/home timeout 120 $PY -m archerchat.chat_cli -i sft -g d8 -p "Why is the sky blue?" 2>&1 \
         | tee -a "$OUT/flow.log" || true;;

@@ -79,13 +79,14 @@ def main(argv=None):
                 rows_bpb = evaluate_bpb(model, V, steps, token_bytes)
             wins = doc_windows(tok, split_shards("val", a.data_dir), B, T, steps * B * T, device)
             docs_bpb = evaluate_bpb(model, wins, steps, token_bytes)
-        rows.append(dict(name=name, model=what, seq_len=T, val_bpb_nanochat_rows=rows_bpb, val_bpb_doc_windows=docs_bpb,
+        rows.append(dict(name=name, model=what, seq_len=T, tokens=steps * B * T, val_bpb_nanochat_rows=rows_bpb, val_bpb_doc_windows=docs_bpb,
                          seconds=time.time() - t0))
         print(f"{name:<14} nanochat rows {rows_bpb:.6f}  whole-document windows {docs_bpb:.6f}  ({what}, {time.time() - t0:.0f}s)",
               flush=True)
         del model
     ref = rows[0]
-    md = [f"Validation bpb on {steps * B * T:,} tokens each way, `{a.data_dir}` (last shard), {device.type}; relative to "
+    counts = sorted({r["tokens"] for r in rows})
+    md = [f"Validation bpb on {' / '.join(f'{n:,}' for n in counts)} tokens each way (the models' batch x length), `{a.data_dir}` (last shard), {device.type}; relative to "
           f"`{ref['name']}`.", "", "| model | nanochat's rows | rel. | whole-document windows | rel. |", "|---|---:|---:|---:|---:|"]
     for r in rows:
         rel = lambda k: f"{100 * (r[k] / ref[k] - 1):+.2f}%"
