@@ -1,25 +1,30 @@
 #!/usr/bin/env bash
-# The GPU measurements that prove ArcherChat against nanochat (parity, CORE, the whole flow with Endlex), packed into a
-# few commands of at most 10 minutes each for a GPU machine that has no network (e.g. a lent H200).
+# The GPU measurements that prove ArcherChat against nanochat (parity, CORE, speed, the whole flow with Endlex), packed
+# into commands of at most 10 minutes each for a GPU machine that has no network (e.g. a lent H100 or H200).
 #
 # Here, with network to the package index (once):
-#   bash runs/bench/gpu_session.sh stage ~/nanochat ~/Endlex    # -> build/{nanochat,endlex,text,core}, .whl/ (git-ignored)
+#   bash runs/bench/gpu_session.sh stage ~/nanochat ~/Endlex ~/data   # -> build/{nanochat,endlex,text,core}, .whl/ (git-ignored)
+#   bash runs/bench/gpu_session.sh rehearse                     # install only from .whl into an empty target, import, serve
 # There, from the repository root, with build/ and .whl/ carried along; each writes what it measured under $OUT:
+#   bash runs/bench/gpu_session.sh d24 nanochat    # d24 at the speedrun's settings (fp8, batch 16, ratio 8), nanochat   ~6 min
+#   bash runs/bench/gpu_session.sh d24 archerchat  # the same for ArcherChat, then the projection table of both        ~6 min
 #   bash runs/bench/gpu_session.sh d8         # vs_nanochat d8, 160 x 131,072 tokens, SSSL, ArcherChat seeds 42 and 43   ~6 min
 #   bash runs/bench/gpu_session.sh d12        # the same at d12                                                         ~7 min
 #   bash runs/bench/gpu_session.sh core       # a nanochat d12 (60 steps), then CORE on its weights, both evaluators     ~9 min
 #   bash runs/bench/gpu_session.sh d12plan    # d12 with each program's own batch (-1), 200 steps, one ArcherChat seed    ~9 min
 #   bash runs/bench/gpu_session.sh packing    # d12, 160 steps: nanochat, bestfit, longfirst; nanochat's rows and whole docs ~7 min
-#   bash runs/bench/gpu_session.sh flow       # runs/d8.py offline, short, logging to Endlex on loopback; pull; one chat ~6 min
+#   bash runs/bench/gpu_session.sh flow       # runs/speedrun.py --short through torchrun, Endlex on loopback; pull; chat ~8 min
 # Flags after the name go to runs/vs_nanochat.py (last one wins), e.g. a CPU rehearsal of the flow of a command:
 #   SKIP_WHEELS=1 PYTHON=.venv/bin/python bash runs/bench/gpu_session.sh packing --device-type cpu --depth 2 ...
-# Device time is short (30 minutes a session, machine start included): in order of what they prove, d8, d12, core,
-# flow, d12plan, packing.
+# The two d24 commands run on the same machine one after the other (both programs' runs do not fit one command's 10
+# minutes at the speedrun's batch of 2^20 tokens); the second reads the first's numbers from build/runs/d24.
+# Device time is short (30 minutes a session, machine start included): about three of these fit in one session.
 # If a gap remains, bisect with the environment, which reaches both programs: ARCHERCHAT_ATTN=sdpa (windows through
 # SDPA with a mask, as nanochat without FA3, instead of Flex), NANOCHAT_DTYPE=float32 ARCHERCHAT_DTYPE=float32, and
 # flags: --window-pattern L, --archerchat-args=--no-compile (nanochat always compiles; on CPU, bf16 compiled and eager
 # runs drift apart by more than the seed spread, README).
-# Data: ../shared/data/{text,core} (16 climbmix shards, the last one validation; the 18 local CORE task files).
+# Data: build/text (parquet shards of real text, the last one validation) and build/core (CORE task files, the eval
+# bundle's eval_data layout), copied by `stage` from the data directory it is given (its text/ and core/).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 OUT=${OUT:-runs/out/gpu}
@@ -48,18 +53,23 @@ vs() {   # vs_nanochat with the issue's settings; $1: run name, the rest: extra 
 
 case "${1:-}" in
 stage)
-    nc=${2:?"stage needs the nanochat checkout"}; ex=${3:-}
+    nc=${2:?"stage needs the nanochat checkout"}; ex=${3:?"stage needs the Endlex checkout"}; data=${4:?"stage needs the data directory (text/ and core/)"}
     mkdir -p build .whl
     copy() { rm -rf "$2"; mkdir -p "$2"; (cd "$1" && tar --exclude=.git -cf - .) | (cd "$2" && tar -xf -); }
-    copy "$nc" build/nanochat; copy ../shared/data/text build/text; copy ../shared/data/core build/core
-    w="$PY -m pip download -q --no-deps --only-binary=:all: --python-version 3.12 --implementation cp --platform manylinux_2_28_x86_64 --platform manylinux_2_17_x86_64 --platform manylinux2014_x86_64 -d .whl"
-    $w rustbpe "fastcore>=1.12.3,<2"   # datasets is only imported for Hub downloads
-    if [ -n "$ex" ]; then   # Endlex's server and what the GPU image lacks of its dependencies
-        copy "$ex" build/endlex
-        $w fastapi starlette pydantic pydantic-core annotated-types typing-inspection annotated-doc uvicorn python-multipart httptools websockets watchfiles python-dotenv
-    fi
+    copy "$nc" build/nanochat; copy "$data/text" build/text; copy "$data/core" build/core
+    copy "$ex" build/endlex
+    $PY runs/bench/stage_wheels.py stage --out .whl    # every package the image lacks, dependencies resolved
     du -sh build .whl
     echo "carry: build .whl (the tree that travels must stay under 64 MiB)";;
+rehearse)   # here, no GPU: the staged wheels alone (--no-index) into an empty target over a Python 3.12, every import, Endlex
+    $PY runs/bench/stage_wheels.py rehearse --wheels .whl $( [ -d build/endlex ] && echo --endlex build/endlex ) \
+        --python "${PYTHON312:-python3.12}";;
+d24)   # $2: nanochat | archerchat; the speedrun's settings, a few steps at the plan's batch; the projection table
+    who=${2:?"d24 needs nanochat or archerchat"}; shift 2; setup
+    timeout ${D24_TIMEOUT:-560} $PY runs/bench/speedrun_projection.py --nanochat "$B/nanochat" --data-dir "$B/text" --out "$B/runs/d24" \
+        --programs "$who" --steps ${D24_STEPS:-8} --timeout ${D24_PROGRAM_TIMEOUT:-500} "$@" 2>&1 | tee "$OUT/d24_$who.log" || true
+    for f in speedrun_projection.md speedrun_projection.json; do [ -f "$B/runs/d24/$f" ] && cp "$B/runs/d24/$f" "$OUT/"; done
+    cp "$B/runs/d24/logs/$who.log" "$OUT/d24_${who}_train.log" 2>/dev/null || true;;
 d8)
     shift; setup; vs d8 --depth 8 --seeds 42 43 "$@";;
 d12)

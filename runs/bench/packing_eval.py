@@ -74,11 +74,17 @@ def main(argv=None):
         steps = a.eval_tokens // (B * T)
         if steps < 1: raise SystemExit(f"--eval-tokens {a.eval_tokens} is less than one batch of {B} x {T}")
         token_bytes = tok.token_bytes().to(device)
+        # the whole documents of the validation shard may hold fewer tokens than asked for: both ways then evaluate
+        # as many batches as the documents fill, so that the two columns count the same number of rows
+        wins = list(doc_windows(tok, split_shards("val", a.data_dir), B, T, steps * B * T, device))
+        if len(wins) < steps:
+            print(f"{name}: the validation shard's whole documents fill {len(wins)} batches of {B} x {T}, fewer than the "
+                  f"{steps} that --eval-tokens {a.eval_tokens:,} asks for; both ways use {len(wins)}", flush=True)
+            steps = len(wins)
         with torch.no_grad():
             with validation_loader(tok, B, T, data_dir=a.data_dir, device=device) as V:
                 rows_bpb = evaluate_bpb(model, V, steps, token_bytes)
-            wins = doc_windows(tok, split_shards("val", a.data_dir), B, T, steps * B * T, device)
-            docs_bpb = evaluate_bpb(model, wins, steps, token_bytes)
+            docs_bpb = evaluate_bpb(model, iter(wins), steps, token_bytes)
         rows.append(dict(name=name, model=what, seq_len=T, tokens=steps * B * T, val_bpb_nanochat_rows=rows_bpb, val_bpb_doc_windows=docs_bpb,
                          seconds=time.time() - t0))
         print(f"{name:<14} nanochat rows {rows_bpb:.6f}  whole-document windows {docs_bpb:.6f}  ({what}, {time.time() - t0:.0f}s)",
