@@ -8,6 +8,7 @@
 # There, from the repository root, with build/ and .whl/ carried along; each writes what it measured under $OUT:
 #   bash runs/bench/gpu_session.sh d24 nanochat    # d24 at the speedrun's settings (fp8, batch 16, ratio 8), nanochat   ~6 min
 #   bash runs/bench/gpu_session.sh d24 archerchat  # the same for ArcherChat, then the projection table of both        ~6 min
+#   bash runs/bench/gpu_session.sh profile24       # then: one d24 step profiled (the three largest costs)           ~3 min
 #   bash runs/bench/gpu_session.sh d8         # vs_nanochat d8, 160 x 131,072 tokens, SSSL, ArcherChat seeds 42 and 43   ~6 min
 #   bash runs/bench/gpu_session.sh d12        # the same at d12                                                         ~7 min
 #   bash runs/bench/gpu_session.sh core       # a nanochat d12 (60 steps), then CORE on its weights, both evaluators     ~9 min
@@ -70,6 +71,11 @@ d24)   # $2: nanochat | archerchat; the speedrun's settings, a few steps at the 
         --programs "$who" --steps ${D24_STEPS:-8} --timeout ${D24_PROGRAM_TIMEOUT:-500} "$@" 2>&1 | tee "$OUT/d24_$who.log" || true
     for f in speedrun_projection.md speedrun_projection.json; do [ -f "$B/runs/d24/$f" ] && cp "$B/runs/d24/$f" "$OUT/"; done
     cp "$B/runs/d24/logs/$who.log" "$OUT/d24_${who}_train.log" 2>/dev/null || true;;
+profile24)   # after `d24 archerchat`: where a d24 step's GPU time goes (kernels by kind, the costliest), one profiled step
+    shift; setup
+    ARCHERCHAT_BASE_DIR=$B/runs/d24/archerchat_base timeout ${PROFILE_TIMEOUT:-240} $PY runs/bench/bench_train.py --depth 24 \
+        --window SSSL --fp8 --device-batch-size 16 --total-batch-size 65536 --steps 2 --warmup 1 --data-dir "$B/text" \
+        --profile "$OUT/prof" --out "$OUT/profile24.json" "$@" 2>&1 | tee "$OUT/profile24.log" || true;;
 d8)
     shift; setup; vs d8 --depth 8 --seeds 42 43 "$@";;
 d12)
