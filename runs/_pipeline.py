@@ -11,6 +11,10 @@ from archerchat.checkpoints import run_dir
 from archerchat.telemetry import check_remote, send_report
 
 STAGES = ["data", "tokenizer", "pretrain", "base_eval", "sft", "chat_eval", "report"]
+# --short: every stage of the real run at the real shapes, each cut to what proves it works, so that the whole pipeline
+# runs on one GPU in minutes: pretraining steps of one micro-batch per GPU (the plan's settings otherwise, plan printed),
+# no model compile, CORE on a few items per task, a short SFT, a few chat problems per task
+SHORT = dict(num_iterations=10, core_max_per_task=20, sft_iterations=10, chat_max_problems=8, chat_max_new_tokens=128)
 
 
 def parser(description: str, **defaults) -> argparse.ArgumentParser:
@@ -36,6 +40,12 @@ def parser(description: str, **defaults) -> argparse.ArgumentParser:
     a("--stages", nargs="+", default=STAGES, choices=STAGES, help="run only these stages")
     a("--sft-source", default=None, help="SFT and chat-eval task data for archerchat.sft: hub | embedded | a mirror directory")
     a("--gpu-hour-usd", type=float, default=defaults.get("gpu_hour_usd"), help="for the cost line of the report")
+    a("--short", action="store_true", help=f"the short form, to try every stage in minutes: {SHORT['num_iterations']} "
+      "pretraining steps of one micro-batch per GPU without compiling, CORE on "
+      f"{SHORT['core_max_per_task']} items per task, {SHORT['sft_iterations']} SFT steps, {SHORT['chat_max_problems']} chat "
+      "problems per task (explicit flags win)")
+    a("--launcher", choices=["torchrun", "python"], default="torchrun", help="GPU stages go through torchrun even on one GPU "
+      "(NCCL at world size 1, as on eight); 'python' runs them as plain processes")
     a("--dry-run", action="store_true", help="print the plan and the commands, run nothing")
     return ap
 
@@ -64,27 +74,39 @@ def gpu_pipeline(args, title: str):
                  target_param_data_ratio=args.target_param_data_ratio,
                  num_iterations=args.num_iterations if args.num_iterations > 0 else None)
     root = run_dir(tag)
+    short = dict(SHORT) if args.short else {}
+    micro = B * p.sequence_len * nproc                  # tokens of one micro-batch on every GPU
+    n_iter = args.num_iterations if args.num_iterations > 0 else short.get("num_iterations")
+    eval_tokens = args.eval_tokens if not short else min(args.eval_tokens, 2 * micro)
+    core_n = args.core_max_per_task if not short or args.core_max_per_task != -1 else short["core_max_per_task"]
     train_flags = config_args(depth=args.depth, device_batch_size=B, window_pattern=args.window_pattern,
                               target_param_data_ratio=args.target_param_data_ratio, fp8=args.fp8, tag=tag, run=tag,
-                              save_every=args.save_every, eval_tokens=args.eval_tokens, core_metric_every=-1,
-                              resume_from_step="auto", data_dir=args.data_dir,
-                              num_iterations=args.num_iterations if args.num_iterations > 0 else None)
+                              save_every=args.save_every, eval_tokens=eval_tokens, core_metric_every=-1,
+                              resume_from_step="auto", data_dir=args.data_dir, num_iterations=n_iter,
+                              total_batch_size=micro if short else None, compile=False if short else None)
     def launch(module, flags):
-        return torchrun_cmd(nproc, module, flags) if nproc > 1 else [sys.executable, "-m", module, *flags]
+        if nproc > 1 or (args.launcher == "torchrun" and torch.cuda.is_available()): return torchrun_cmd(nproc, module, flags)
+        return [sys.executable, "-m", module, *flags]
     pre_cmd = launch("archerchat.train", train_flags)
-    eval_cmd = launch("archerchat.train", config_args(tag=tag, eval_only=True, eval_tokens=args.eval_tokens, device_batch_size=B,
-                                  core_metric_max_per_task=args.core_max_per_task, data_dir=args.data_dir,
+    eval_cmd = launch("archerchat.train", config_args(tag=tag, eval_only=True, eval_tokens=eval_tokens, device_batch_size=B,
+                                  core_metric_max_per_task=core_n, data_dir=args.data_dir,
                                   core_data_dir=args.core_data_dir))
     chat_out = root / "chat_eval.json"
-    sft_cmd = launch("archerchat.sft", ["train", "--model-tag", tag, "--run", tag] + (["--source", args.sft_source] if args.sft_source else []))
-    chat_cmd = launch("archerchat.sft", ["eval", "-i", "sft", "-g", tag, "--out", str(chat_out)] + (["--source", args.sft_source] if args.sft_source else []))
+    src = ["--source", args.sft_source] if args.sft_source else []
+    sft_short = ["--num-iterations", str(short["sft_iterations"]), "--eval-every", "-1", "--eval-tokens", str(2 * micro)] if short else []
+    chat_short = ["-x", str(short["chat_max_problems"]), "-m", str(short["chat_max_new_tokens"])] if short else []
+    sft_cmd = launch("archerchat.sft", ["train", "--model-tag", tag, "--run", tag] + src + sft_short)
+    chat_cmd = launch("archerchat.sft", ["eval", "-i", "sft", "-g", tag, "--out", str(chat_out)] + src + chat_short)
     dl = lambda n: [sys.executable, "-m", "archerchat.data", "download", "-n", str(n)] + (["--data-dir", args.data_dir] if args.data_dir else [])
     print_plan(f"{title}: {tag} on {nproc} GPU(s), run directory {root}", p, args.stages, [
         f"data: {args.tok_shards} shards for the tokenizer, then {args.num_shards} in the background",
         f"tokenizer: vocab {args.vocab_size:,} on {args.tok_max_chars:,} characters",
         "pretrain: " + " ".join(pre_cmd[1:]), "base eval: " + " ".join(eval_cmd[1:]),
         "sft: " + " ".join(sft_cmd[1:]), "chat eval: " + " ".join(chat_cmd[1:]),
-        "environment: NCCL_NVLS_ENABLE=0 TORCH_SYMM_MEM_DISABLE_MULTICAST=1 NVSHMEM_DISABLE_NVLS=1"])
+        "environment: NCCL_NVLS_ENABLE=0 TORCH_SYMM_MEM_DISABLE_MULTICAST=1 NVSHMEM_DISABLE_NVLS=1"]
+        + ([f"SHORT FORM (--short): {n_iter} pretraining steps of {micro:,} tokens (one micro-batch per GPU) instead of the plan's "
+            f"{p.num_iterations:,} x {p.total_batch_size:,}; no model compile; CORE on {core_n} items per task; "
+            f"{short['sft_iterations']} SFT steps; {short['chat_max_problems']} chat problems per task"] if short else []))
     if args.dry_run: return dict(plan=p, pretrain=pre_cmd, base_eval=eval_cmd, sft=sft_cmd, chat_eval=chat_cmd)
     check_remote(tag)          # one clear line about the server; a refused token: every stage logs locally only
 

@@ -18,6 +18,15 @@ The run directory (`--out`) gets `vs_nanochat.md` (val bpb per eval step for bot
 train loss, median tok/s over the second half of the steps and the ratio), `vs_nanochat.png`, `vs_nanochat.json` (every
 parsed number, the commands, the commits) and the raw logs `logs/*.log`. `--skip-nanochat` / `--skip-archerchat` reuse
 a finished side from the run directory (with `--skip-archerchat`, seeds that have not run yet are run).
+
+The report opens with a verdict against thresholds it takes as flags (`--max-eval-gap 1`, `--max-final-gap 0.5`, in
+percent): every evaluation and the final one of ArcherChat's seed 42 (nanochat's initial weights; else the seeds' mean)
+against nanochat's; a run that stopped early fails and is named. With several seeds every evaluation shows the seeds'
+mean ± standard deviation and whether nanochat's value lies inside their range (one seed, or seeds that agree exactly,
+never count as a spread). `--configs NAME=FLAGS ...` runs ArcherChat alone, each configuration once per seed, and
+reports each one's difference from the first with its standard error, so that a "better" comes with its noise:
+
+    python runs/vs_nanochat.py --data-dir DIR --seeds 42 43 44 --configs bestfit='--packing bestfit' longfirst='--packing longfirst'
 """
 from __future__ import annotations
 import argparse, json, math, os, re, shlex, shutil, statistics, subprocess, sys, time
@@ -106,24 +115,93 @@ def lrm_mismatches(nc_train: list, ac_train: list) -> tuple[int, list]:
     return len(both), [b for b in both if abs(b[1] - b[2]) > 0.005 + 1e-9]
 
 
+def seed_stats(vals: list[float]) -> dict | None:
+    "Mean, sample standard deviation (None for one seed), min and max of one number over the seeds; None if any is missing."
+    if not vals or any(v is None for v in vals): return None
+    return dict(n=len(vals), mean=sum(vals) / len(vals), std=statistics.stdev(vals) if len(vals) > 1 else None,
+                min=min(vals), max=max(vals))
+
+
+def _pm(st: dict | None, fmt=".6f") -> str:
+    if st is None: return ""
+    return format(st["mean"], fmt) + ("" if st["std"] is None else f" ± {format(st['std'], fmt)}")
+
+
+def inside(st: dict | None, v) -> str:
+    "Whether `v` lies inside the seeds' range: only a real spread (two or more seeds that differ) can contain anything."
+    if st is None or v is None: return ""
+    if st["n"] < 2 or st["max"] == st["min"]: return "no spread"
+    return "yes" if st["min"] <= v <= st["max"] else "no"
+
+
+def verdict(res: dict, max_eval_gap: float, max_final_gap: float) -> dict:
+    """Parity against thresholds: every evaluation within `max_eval_gap` and the final one within `max_final_gap` (relative,
+    e.g. 0.01), for ArcherChat's seed with nanochat's initial weights when it ran (else the mean of the seeds); a run that
+    stopped early fails. Also whether nanochat's final value lies inside the seeds' range (a spread of 0 never counts)."""
+    nc, ac, seeds, n_it = res["nanochat"], res["archerchat"], res["seeds"], res["args"]["num_iterations"]
+    ref = NANOCHAT_SEED if NANOCHAT_SEED in seeds else None
+    def val(s):
+        if ref is not None: return ac[ref]["val"].get(s)
+        st = seed_stats([ac[k]["val"].get(s) for k in seeds])
+        return st["mean"] if st else None
+    gaps = {s: (val(s) - nc["val"][s]) / nc["val"][s] for s in sorted(nc["val"]) if val(s) is not None and nc["val"][s]}
+    early = [name for name, r in [("nanochat", nc)] + [(f"ArcherChat seed {k}", ac[k]) for k in seeds]
+             if r["train"][-1]["step"] != n_it - 1 or n_it not in r["val"]]
+    worst = max(gaps, key=lambda s: abs(gaps[s])) if gaps else None
+    final = gaps.get(n_it)
+    fst = seed_stats([ac[k]["val"].get(n_it) for k in seeds])
+    ok = (not early and worst is not None and abs(gaps[worst]) <= max_eval_gap and final is not None and abs(final) <= max_final_gap)
+    return dict(compared=f"ArcherChat seed {ref} (nanochat's initial weights)" if ref else f"the mean of ArcherChat seeds {', '.join(seeds)}",
+                max_eval_gap=max_eval_gap, max_final_gap=max_final_gap, gaps=gaps, worst_step=worst,
+                worst_gap=gaps.get(worst) if worst is not None else None, final_gap=final, stopped_early=early,
+                nanochat_inside_seeds=inside(fst, nc["val"].get(n_it)), final_seed_stats=fst, passed=ok)
+
+
+def verdict_markdown(v: dict) -> list[str]:
+    pc = lambda x: "" if x is None else f"{100 * x:+.3f}%"
+    md = ["## Verdict", "", f"Thresholds: every evaluation within {100 * v['max_eval_gap']:g}%, the final one within "
+          f"{100 * v['max_final_gap']:g}% (`--max-eval-gap`, `--max-final-gap`); compared: {v['compared']}.", ""]
+    if v["stopped_early"]:
+        md.append(f"- **stopped early**: {', '.join(v['stopped_early'])} did not reach the last step and its evaluation, so "
+                  "the comparison is incomplete.")
+    if v["worst_step"] is not None:
+        md.append(f"- largest gap at any evaluation: {pc(v['worst_gap'])} at step {v['worst_step']} ("
+                  + ("within" if abs(v["worst_gap"]) <= v["max_eval_gap"] else "**outside**") + " the threshold)")
+    md.append(f"- final: {pc(v['final_gap'])} (" + ("missing" if v["final_gap"] is None else "within" if abs(v["final_gap"]) <=
+              v["max_final_gap"] else "**outside**") + " the threshold)")
+    st = v["final_seed_stats"]
+    if st and st["n"] > 1:
+        md.append(f"- seeds: final val bpb {_pm(st)} over {st['n']} seeds, range [{st['min']:.6f}, {st['max']:.6f}]; nanochat's "
+                  f"final value lies inside it: {v['nanochat_inside_seeds']}" +
+                  (" (the seeds agree exactly: a spread of 0 says nothing about noise)" if v["nanochat_inside_seeds"] == "no spread" else ""))
+    else:
+        md.append("- seeds: one ArcherChat seed, so no seed-to-seed spread is measured (add seeds to `--seeds` for one)")
+    md += ["", f"**Parity: {'PASS' if v['passed'] else 'FAIL'}**", ""]
+    return md
+
+
 def report_markdown(res: dict) -> str:
     "The tables of a comparison result (what `compare` returns)."
     nc, ac, seeds = res["nanochat"], res["archerchat"], res["seeds"]
     multi = len(seeds) > 1
     mean = lambda xs: None if any(x is None for x in xs) or not xs else sum(xs) / len(xs)
     steps = sorted(set(nc["val"]) | {s for r in ac.values() for s in r["val"]})
-    cols = ["step", "nanochat"] + [f"ArcherChat seed {s}" for s in seeds] + (["ArcherChat mean", "seed spread"] if multi else []) + ["rel. diff"]
+    cols = ["step", "nanochat"] + [f"ArcherChat seed {s}" for s in seeds] + (["ArcherChat mean ± std", "seed spread", "nanochat inside the seeds' range"] if multi else []) + ["rel. diff"]
     md = [f"# nanochat vs ArcherChat: {res['title']}", "", f"_{res['time']}, run directory `{res['out']}`_", "",
           f"- nanochat: `{res['nanochat_checkout']}` at {res.get('nanochat_commit') or 'unknown commit'}; "
           f"ArcherChat at {res.get('archerchat_commit') or 'unknown commit'}",
           f"- data: `{res['data_dir']}` ({res['n_shards']} shards, the last one is validation); "
-          f"ArcherChat loader: {res['archerchat_loader']}", "",
-          "## Validation bpb", "", "| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
+          f"ArcherChat loader: {res['archerchat_loader']}", ""]
+    v = res.get("verdict") or verdict(res, res["args"].get("max_eval_gap", 0.01), res["args"].get("max_final_gap", 0.005))
+    md += verdict_markdown(v)
+    md += ["## Validation bpb", "", "| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
     for s in steps:
         a = [ac[k]["val"].get(s) for k in seeds]
         m = mean(a)
         row = [str(s), _f(nc["val"].get(s))] + [_f(x) for x in a]
-        if multi: row += [_f(m), _f(max(a) - min(a)) if m is not None else ""]
+        if multi:
+            st = seed_stats(a)
+            row += [_pm(st), _f(max(a) - min(a)) if m is not None else "", inside(st, nc["val"].get(s))]
         row.append(_pct(_rel(None if m is None else round(m, 6), nc["val"].get(s))))   # at nanochat's precision
         md.append("| " + " | ".join(row) + " |")
     md.append("")
@@ -166,8 +244,9 @@ def report_markdown(res: dict) -> str:
         if None not in fv and sn["final_val_bpb"] is not None:
             gap, spread = mean(fv) - sn["final_val_bpb"], max(fv) - min(fv)
             md += [f"Final val bpb: ArcherChat's mean is {gap:+.6f} from nanochat's; the spread over {len(seeds)} ArcherChat seeds is "
-                   f"{spread:.6f}" + (f" ({abs(gap) / spread:.1f}x smaller than the gap)." if spread and abs(gap) > spread else
-                                       ": the gap is within the seed-to-seed spread."), ""]
+                   f"{spread:.6f}" + (": the seeds agree exactly, which says nothing about noise." if not spread else
+                                      f" ({abs(gap) / spread:.1f}x smaller than the gap)." if abs(gap) > spread else
+                                      ": the gap is within the seed-to-seed spread."), ""]
     md += ["Notes: the train loss is each program's EMA (beta 0.9, debiased) of the training loss; nanochat's is the loss of "
            "the last micro-batch of a step, ArcherChat's the mean over the micro-batches, so with gradient accumulation "
            "the two carry different noise. tok/s is each program's own per-step figure (evaluation excluded); the runs go one "
@@ -324,7 +403,8 @@ ARCHERCHAT_LAUNCHER = [sys.executable, "-m", "archerchat.train", "--packing", "b
 ARCHERCHAT_LOADER = "--packing bestfit --no-shuffle"
 
 
-def run_archerchat(args, out: Path, shards, seed: int, commands: dict, launcher: list[str]) -> dict:
+def run_archerchat(args, out: Path, shards, seed: int, commands: dict, launcher: list[str], tag: str | None = None,
+                   extra: str | None = None) -> dict:
     from archerchat.pipeline import launch_env
     base = out / "archerchat_base"
     env = launch_env(ARCHERCHAT_BASE_DIR=base)
@@ -333,12 +413,12 @@ def run_archerchat(args, out: Path, shards, seed: int, commands: dict, launcher:
     commands["ArcherChat tokenizer"] = f"ARCHERCHAT_BASE_DIR={base} {shlex.join(tok_cmd)}"
     train_tokenizer_once("ArcherChat", base / "tokenizer", tokenizer_stamp(args, shards),
                      lambda: run_logged(tok_cmd, out / "logs" / "archerchat_tokenizer.log", env=env, prefix="[ArcherChat] "))
-    tag = f"seed{seed}"
+    tag = tag or f"seed{seed}"
     run = base / "base_checkpoints" / tag
     if run.exists(): shutil.rmtree(run)                 # a fresh run: metrics.jsonl would otherwise be appended to
     cmd = [*launcher, *shared_flags(args), "--data-dir", str(Path(args.data_dir).resolve()), "--seed", str(seed), "--tag", tag,
-           *shlex.split(args.archerchat_args)]
-    commands[f"ArcherChat pretraining, seed {seed}"] = f"ARCHERCHAT_BASE_DIR={base} {shlex.join(cmd)}"
+           *shlex.split(args.archerchat_args if extra is None else extra)]
+    commands[f"ArcherChat pretraining, {tag if extra is not None else f'seed {seed}'}"] = f"ARCHERCHAT_BASE_DIR={base} {shlex.join(cmd)}"
     run_logged(cmd, out / "logs" / f"archerchat_{tag}.log", env=env, prefix=f"[ArcherChat {tag}] ")
     return parse_archerchat_metrics((run / "metrics.jsonl").read_text().splitlines())
 
@@ -389,13 +469,85 @@ def compare(args) -> dict:
                summary=dict(nanochat=summarize(nc, n_it), archerchat={s: summarize(ac[s], n_it) for s in seeds}))
     for r in [nc, *ac.values()]:
         if r["train"][-1]["step"] != n_it - 1:
-            print(f"warning: a run ended at step {r['train'][-1]['step'] + 1}, not {n_it}: compare with care", flush=True)
+            print(f"warning: a run ended at step {r['train'][-1]['step'] + 1}, not {n_it}: compare with care (the report says so)", flush=True)
+    res["verdict"] = verdict(res, args.max_eval_gap / 100, args.max_final_gap / 100)
     # JSON keys are strings: keep the val dicts as {str(step): bpb} in the file, ints in memory
     prev_p.write_text(json.dumps(_json_ready(res), indent=1))
     plot(res, out / "vs_nanochat.png")
     (out / "vs_nanochat.md").write_text(report_markdown(res))
     print(report_markdown(res))
     print(f"written: {out / 'vs_nanochat.md'}, {out / 'vs_nanochat.png'}, {prev_p}, logs in {out / 'logs'}")
+    print(f"parity: {'PASS' if res['verdict']['passed'] else 'FAIL'}")
+    return res
+
+
+def parse_configs(specs: list[str]) -> dict[str, str]:
+    "`NAME=FLAGS` pairs (FLAGS: archerchat.train flags in one string) -> {name: flags}, names unique and plain."
+    out = {}
+    for sp in specs:
+        name, eq, flags = sp.partition("=")
+        if not eq or not re.fullmatch(r"[A-Za-z0-9_.-]+", name):
+            raise SystemExit(f"--configs {sp!r}: expected NAME=FLAGS, e.g. longfirst='--packing longfirst' (NAME: letters, digits, _ . -)")
+        if name in out: raise SystemExit(f"--configs: the name {name!r} appears twice")
+        out[name] = flags
+    if len(out) < 2: raise SystemExit("--configs needs at least two configurations to compare")
+    return out
+
+
+def configs_markdown(res: dict) -> str:
+    """Two or more ArcherChat configurations over the same seeds: mean ± std at every evaluation, and each one's difference
+    from the first with its standard error (sqrt(s1²/n1 + s2²/n2)); a difference beyond 2 standard errors is called out."""
+    names, seeds, runs = list(res["configs"]), res["seeds"], res["runs"]
+    base = names[0]
+    steps = sorted({s for n in names for r in runs[n].values() for s in r["val"]})
+    st = {n: {s: seed_stats([runs[n][k]["val"].get(s) for k in seeds]) for s in steps} for n in names}
+    cols = ["step"] + [f"{n} (mean ± std)" for n in names] + [f"{n} − {base}" for n in names[1:]]
+    md = [f"# ArcherChat configurations compared over seeds: {res['title']}", "", f"_{res['time']}, run directory `{res['out']}`_", "",
+          f"Seeds {', '.join(seeds)} for each of: " + "; ".join(f"**{n}** `{f or '(defaults)'}`" for n, f in res["configs"].items()), "",
+          "## Validation bpb", "", "| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
+    def diff(n, s):
+        a, b = st[base][s], st[n][s]
+        if a is None or b is None: return None
+        se = (a["std"] ** 2 / a["n"] + b["std"] ** 2 / b["n"]) ** 0.5 if a["std"] is not None and b["std"] is not None else None
+        return dict(d=b["mean"] - a["mean"], se=se)
+    for s in steps:
+        row = [str(s)] + [_pm(st[n][s]) for n in names]
+        for n in names[1:]:
+            d = diff(n, s)
+            row.append("" if d is None else f"{d['d']:+.6f}" + ("" if d["se"] is None else f" ± {d['se']:.6f}" + (" **(> 2 SE)**" if d["se"] and abs(d["d"]) > 2 * d["se"] else "")))
+        md.append("| " + " | ".join(row) + " |")
+    last = steps[-1] if steps else None
+    md += ["", "## Verdict", ""]
+    for n in names[1:]:
+        d = diff(n, last) if last is not None else None
+        if d is None: md.append(f"- {n}: no final evaluation for every seed")
+        elif d["se"] is None: md.append(f"- {n} − {base} at step {last}: {d['d']:+.6f} from one seed each: no noise estimate (run two or more seeds)")
+        elif d["se"] == 0: md.append(f"- {n} − {base} at step {last}: {d['d']:+.6f}; the seeds agree exactly (a spread of 0 says nothing about noise)")
+        else:
+            better = "lower (better)" if d["d"] < 0 else "higher (worse)"
+            md.append(f"- {n} − {base} at step {last}: {d['d']:+.6f} ± {d['se']:.6f} (one standard error, {len(seeds)} seeds each): "
+                      + (f"{n}'s val bpb is {better}, {abs(d['d']) / d['se']:.1f} standard errors from {base}'s" if abs(d["d"]) > 2 * d["se"]
+                         else f"within 2 standard errors: no difference shown at this noise"))
+    md += ["", "## Commands", ""] + [f"- {k}: `{v}`" for k, v in res["commands"].items()]
+    return "\n".join(md) + "\n"
+
+
+def compare_configs(args) -> dict:
+    "ArcherChat alone: every configuration of `--configs` once per seed, on the same shards; writes vs_configs.md/.json."
+    out = Path(args.out).expanduser().resolve() if args.out else default_out(args).with_name(default_out(args).name + "-configs")
+    out.mkdir(parents=True, exist_ok=True)
+    shards, configs, seeds = shards_of(args.data_dir), parse_configs(args.configs), [str(s) for s in args.seeds]
+    commands, runs = {}, {}
+    for name, flags in configs.items():
+        runs[name] = {s: run_archerchat(args, out, shards, int(s), commands, ARCHERCHAT_LAUNCHER, tag=f"{name}-seed{s}",
+                                        extra=" ".join([args.archerchat_args, flags]).strip()) for s in seeds}
+    res = dict(title=f"d{args.depth}, {args.num_iterations} steps, {args.max_seq_len}-token rows, window {args.window_pattern}",
+               time=time.strftime("%Y-%m-%d %H:%M:%S"), out=str(out), configs=configs, seeds=seeds, runs=runs, commands=commands,
+               archerchat_commit=git_commit(Path(__file__).resolve().parent), args=vars(args))
+    (out / "vs_configs.json").write_text(json.dumps(_json_ready(res), indent=1))
+    (out / "vs_configs.md").write_text(configs_markdown(res))
+    print(configs_markdown(res))
+    print(f"written: {out / 'vs_configs.md'}, {out / 'vs_configs.json'}")
     return res
 
 
@@ -453,8 +605,22 @@ def self_test():
                args=dict(num_iterations=40), seeds=["42", "43"], commands={"a": "b"}, nanochat=nc, archerchat={"42": ac, "43": ac},
                summary=dict(nanochat=sn, archerchat={"42": sa, "43": sa}))
     md = report_markdown(res)
-    assert "| 20 | 3.978383 | 3.978436 | 3.978436 | 3.978436 | 0.000000 | +0.001% |" in md, md
-    assert "| 40 | 3.456755 | 3.457761 | 3.457761 | 3.457761 | 0.000000 | +0.029% |" in md, md
+    assert "| 20 | 3.978383 | 3.978436 | 3.978436 | 3.978436 ± 0.000000 | 0.000000 | no spread | +0.001% |" in md, md
+    assert "| 40 | 3.456755 | 3.457761 | 3.457761 | 3.457761 ± 0.000000 | 0.000000 | no spread | +0.029% |" in md, md
+    assert "**Parity: PASS**" in md and "a spread of 0 says nothing" in md and "agree exactly" in md, md
+    # verdicts: a threshold crossed, a run that stopped early, nanochat inside / outside a real spread
+    v = verdict(res, 0.0002, 0.005)
+    assert not v["passed"] and v["worst_step"] == 40 and abs(v["worst_gap"] - (3.457760745766442 / 3.456755 - 1)) < 1e-12, v
+    short = dict(ac, train=ac["train"][:-1])
+    v = verdict(dict(res, archerchat={"42": short, "43": ac}), 0.01, 0.005)
+    assert not v["passed"] and v["stopped_early"] == ["ArcherChat seed 42"], v
+    assert "**stopped early**: ArcherChat seed 42" in report_markdown(dict(res, archerchat={"42": short, "43": ac}, verdict=v))
+    hi = dict(ac, val={**ac["val"], 40: 3.47})
+    assert verdict(dict(res, archerchat={"42": ac, "43": hi}), 0.01, 0.005)["nanochat_inside_seeds"] == "no"   # 3.456755 < both
+    lo = dict(ac, val={**ac["val"], 40: 3.45})
+    v = verdict(dict(res, archerchat={"42": ac, "43": lo}), 0.01, 0.005)
+    assert v["nanochat_inside_seeds"] == "yes" and v["final_seed_stats"]["std"] > 0, v
+    assert "seeds: one ArcherChat seed" in report_markdown(dict(res, seeds=["42"], archerchat={"42": ac}, summary=dict(nanochat=sn, archerchat={"42": sa})))
     assert "the same to the sixth decimal" in md and "| median tok/s (steps >= 20) | 15,286 |" in md, md
     ac2 = dict(ac, val={**ac["val"], 0: 4.0757})
     assert "the same to the sixth decimal" in report_markdown(dict(res, archerchat={"42": ac, "43": ac2}))  # 43: other weights
@@ -464,7 +630,17 @@ def self_test():
     assert "**differs** at 1 of 4 steps (first: step 11, nanochat 0.30, ArcherChat 0.5000)" in report_markdown(
         dict(res, archerchat={"42": ac3, "43": ac})), report_markdown(dict(res, archerchat={"42": ac3, "43": ac}))
     assert "Step 0 is not checked" in report_markdown(dict(res, seeds=["43"], archerchat={"43": ac2}, summary=dict(nanochat=sn, archerchat={"43": sa})))
-    print("self-test passed: nanochat stdout and ArcherChat metrics.jsonl parse as expected")
+    cres = dict(title="t", time="now", out="/tmp", configs={"bestfit": "", "longfirst": "--packing longfirst"}, seeds=["42", "43"],
+                commands={}, runs={"bestfit": {"42": ac, "43": dict(ac, val={**ac["val"], 40: 3.459761})},
+                                   "longfirst": {"42": dict(ac, val={**ac["val"], 40: 3.407761}), "43": dict(ac, val={**ac["val"], 40: 3.409761})}})
+    cmd = configs_markdown(cres)
+    assert "| 40 | 3.458761 ± 0.001414 | 3.408761 ± 0.001414 | -0.050000 ± 0.001414 **(> 2 SE)** |" in cmd, cmd
+    assert "longfirst's val bpb is lower (better), 35.4 standard errors from bestfit's" in cmd, cmd
+    same = dict(cres, runs={"bestfit": {"42": ac, "43": ac}, "longfirst": {"42": ac, "43": ac}})
+    assert "a spread of 0 says nothing about noise" in configs_markdown(same)
+    try: parse_configs(["a=--x"]); raise AssertionError("one configuration accepted")
+    except SystemExit: pass
+    print("self-test passed: nanochat stdout and ArcherChat metrics.jsonl parse as expected; verdicts and seed statistics")
 
 # ---------------------------------------------------------------------------------------------------------------------
 
@@ -494,6 +670,10 @@ def parser():
     a("--skip-archerchat", action="store_true", help="reuse the finished ArcherChat runs in --out (seeds not there are run)")
     a("--nanochat-args", default="", help="extra flags for scripts.base_train, one string: --nanochat-args='--fp8'")
     a("--archerchat-args", default="", help="extra flags for archerchat.train, one string: --archerchat-args='--compile'")
+    a("--configs", nargs="+", default=None, metavar="NAME=FLAGS", help="ArcherChat alone: compare these configurations over "
+      "--seeds (no nanochat), e.g. bestfit='--packing bestfit' longfirst='--packing longfirst'")
+    a("--max-eval-gap", type=float, default=1.0, help="verdict: every evaluation within this many percent of nanochat's")
+    a("--max-final-gap", type=float, default=0.5, help="verdict: the final evaluation within this many percent of nanochat's")
     a("--self-test", action="store_true", help="check the log parsers on embedded samples and exit")
     return ap
 
@@ -502,6 +682,7 @@ def main(argv=None):
     args = parser().parse_args(argv)
     if args.self_test: return self_test()
     if not args.data_dir: raise SystemExit("--data-dir is required: the parquet shards both programs train on (the last one is validation)")
+    if args.configs: return compare_configs(args)
     if not args.nanochat and not args.skip_nanochat: raise SystemExit("--nanochat PATH is required (the root of a nanochat checkout)")
     if args.nanochat: check_nanochat(args.nanochat)
     compare(args)
