@@ -41,6 +41,17 @@ setup() {   # the wheels this machine lacks, into /tmp/site; the package itself 
     nvidia-smi --query-gpu=name,memory.total --format=csv,noheader | tee "$OUT/gpu.txt" || true
 }
 
+endlex_up() {   # the real Endlex server (build/endlex) on loopback, in its own session so that it outlives this command
+    export PYTHONPATH=$PYTHONPATH:$B/endlex ENDLEX_URL=http://127.0.0.1:8765 ENDLEX_TOKEN=gpu-session-token
+    health() { $PY -c "import sys, urllib.request as u; print(u.urlopen(sys.argv[1] + '/health', timeout=2).read().decode())" "$ENDLEX_URL" 2>/dev/null; }
+    if ! health >/dev/null; then
+        ENDLEX_DATA=$B/endlex_data setsid ${ENDLEX_PYTHON:-$PY} -m uvicorn endlex.server.app:create_app --factory --host 127.0.0.1 \
+            --port 8765 >>"$OUT/endlex.log" 2>&1 < /dev/null &
+        for i in $(seq 60); do health >/dev/null && break; sleep 0.5; done
+    fi
+    health | tee -a "$OUT/endlex.log" || { echo "Endlex did not start: see endlex.log"; tail -20 "$OUT/endlex.log"; }
+}
+
 vs() {   # vs_nanochat with the issue's settings; $1: run name, the rest: extra flags
     local name=$1; shift
     timeout ${VS_TIMEOUT:-560} $PY runs/vs_nanochat.py --nanochat "$B/nanochat" --data-dir "$B/text" --out "$B/runs/$name" \
@@ -98,19 +109,23 @@ print(c.replace('--packing bestfit', '--packing longfirst').replace('--tag seed4
     timeout 60 $PY runs/bench/packing_eval.py --data-dir "$B/text" --eval-tokens ${PACK_EVAL_TOKENS:-2097152} --out "$OUT/packing.md" \
         nanochat=nanochat:$r/nanochat_base bestfit=$r/archerchat_base:seed42 longfirst=$r/archerchat_base:longfirst \
         2>&1 | tee -a "$OUT/longfirst.log" || true;;
-flow)   # flags after the name go to runs/d8.py here
+flow)   # the speedrun as a user runs it, in its short form: Endlex on loopback, runs/speedrun.py --short through torchrun at
+        # world size 1 (every stage), then the home box: a fresh base directory pulls the run, chats with the SFT model,
+        # and finds the report and the curves. Flags after the name go to runs/speedrun.py.
     shift; setup
-    export PYTHONPATH=$PYTHONPATH:$B/endlex ENDLEX_URL=http://127.0.0.1:8765 ENDLEX_TOKEN=gpu-session-token
-    ENDLEX_DATA=$B/endlex_data setsid ${ENDLEX_PYTHON:-$PY} -m uvicorn endlex.server.app:create_app --factory --host 127.0.0.1 --port 8765 \
-        >"$OUT/endlex.log" 2>&1 < /dev/null &
-    sleep 5
-    timeout 420 $PY runs/d8.py --num-iterations 60 --data-dir "$B/text" --core-data-dir "$B/core" --core-max-per-task 100 \
-        --sft-source embedded --stages tokenizer pretrain base_eval sft chat_eval report "$@" 2>&1 | tee "$OUT/flow.log" || true
+    endlex_up
+    timeout ${FLOW_TIMEOUT:-420} $PY runs/speedrun.py --short --data-dir "$B/text" --core-data-dir "$B/core" --sft-source embedded \
+        --stages tokenizer pretrain base_eval sft chat_eval report "$@" 2>&1 | tee "$OUT/flow.log" || true
     $PY -m archerchat.telemetry list 2>&1 | tee -a "$OUT/flow.log"
-    run=$($PY -c "import json; print(json.load(open('$B/base/base_checkpoints/d8/run.json'))['name'])") \
+    run=$($PY -c "import json; print(json.load(open('$B/base/base_checkpoints/d24/run.json'))['name'])") \
         || { echo "no run.json: pretraining never started; see flow.log" | tee -a "$OUT/flow.log"; exit 1; }
-    ARCHERCHAT_BASE_DIR=$B/home $PY -m archerchat.telemetry pull "$run" --tag d8 2>&1 | tee -a "$OUT/flow.log"
-    ARCHERCHAT_BASE_DIR=$B/home timeout 120 $PY -m archerchat.chat_cli -i sft -g d8 -p "Why is the sky blue?" 2>&1 \
+    rm -rf "$B/home"
+    ARCHERCHAT_BASE_DIR=$B/home $PY -m archerchat.telemetry pull "$run" --tag d24 2>&1 | tee -a "$OUT/flow.log"
+    for f in report.md curves.png; do
+        [ -f "$B/home/base_checkpoints/d24/$f" ] && { echo "home has $f" | tee -a "$OUT/flow.log"; cp "$B/home/base_checkpoints/d24/$f" "$OUT/flow_$f"; } \
+            || echo "home LACKS $f" | tee -a "$OUT/flow.log"
+    done
+    ARCHERCHAT_BASE_DIR=$B/home timeout 180 $PY -m archerchat.chat_cli -i sft -g d24 -p "Why is the sky blue?" 2>&1 \
         | tee -a "$OUT/flow.log" || true;;
 *)
     sed -n 2,22p "$0"; exit 2;;
