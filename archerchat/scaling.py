@@ -488,7 +488,7 @@ def plot_scaling_fit(fit: ScalingFit, title: str = "", figsize=(12, 3.2)):
     fig.tight_layout()
     return fig
 
-# %% ../nbs/03_scaling_laws.ipynb #6df6dff3
+# %% ../nbs/03_scaling_laws.ipynb #8027a997
 GiB = 2**30
 
 def _memory_counts(m) -> tuple[int, int, int, int, int, int, int]:
@@ -517,7 +517,7 @@ def estimate_train_memory(m, device_batch_size: int, seq_len: int | None = None,
     out["total"] = params * 2 + optim + max(acts, 4 * n_muon)
     return out
 
-# %% ../nbs/03_scaling_laws.ipynb #d7591c08
+# %% ../nbs/03_scaling_laws.ipynb #891a5e3d
 def fits(estimate: dict, free_bytes: float, margin: float = 0.05, reserve: float = 0.5 * GiB) -> bool:
     "Whether a memory estimate fits in `free_bytes`, keeping a 5% margin and 0.5 GiB for the CUDA context and workspaces."
     return estimate["total"] * (1 + margin) + reserve <= free_bytes
@@ -558,7 +558,7 @@ def check_memory(m, device_batch_size: int, seq_len: int, world_size: int, total
     raise RuntimeError(f"device batch {device_batch_size} x {seq_len} of d{_memory_counts(m)[3]} needs about {_gib(est['total'])} "
                        f"per GPU ({parts}) but {torch.cuda.get_device_name(device)} has {_gib(free)} free of {_gib(total)}; {hint}")
 
-# %% ../nbs/03_scaling_laws.ipynb #c5e609f8
+# %% ../nbs/03_scaling_laws.ipynb #5c421a42
 class DoesNotFit(RuntimeError):
     "Not even a device batch of 1 fits the GPU's free memory."
 
@@ -609,7 +609,7 @@ def choose_device_batch_size(m, seq_len: int, world_size: int, total_batch_size:
     raise DoesNotFit(f"d{_memory_counts(m)[3]} does not fit even at device batch 1 x {seq_len}: {why}; use a smaller "
                      f"--depth, a shorter --max-seq-len, or more GPUs")
 
-# %% ../nbs/03_scaling_laws.ipynb #85277514
+# %% ../nbs/03_scaling_laws.ipynb #471823a2
 def auto_device_batch_size(m, step, device, seq_len: int, world_size: int, total_batch_size: int, dtype=2,
                            default: int = 32, cleanup=None, optimizer_allocated: float = 0) -> AutoBatch:
     """`--device-batch-size auto` for model `m` on `device`. On CUDA: `choose_device_batch_size` over the memory free

@@ -187,7 +187,7 @@ def sft_batches(dataset: Task, tokenizer, batch_size: int, seq_len: int, device=
                     doc_ids=docs.to(device, non_blocking=use_pin))
         yield (batch[:, :-1].to(device, non_blocking=use_pin), targets.to(device, non_blocking=use_pin), info)
 
-# %% ../nbs/06_sft_packing.ipynb #6ccb1bc6
+# %% ../nbs/06_sft_packing.ipynb #c2f04c0d
 def sft_loss(model, x, y, doc_ids=None):
     "Mean cross-entropy over the supervised targets (`y >= 0`) of a micro-batch: 0, with zero gradients, when it has none."
     return model(x, y, loss_reduction="sum", doc_ids=doc_ids) / (y >= 0).sum().clamp(min=1)
