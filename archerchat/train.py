@@ -614,7 +614,7 @@ def main(argv=None):
         step = cfg.resume_from_step if isinstance(cfg.resume_from_step, int) else None
         evaluate_base(cfg.tag, step, eval_tokens=cfg.eval_tokens, core_max_per_task=cfg.core_metric_max_per_task,
                       core_data_dir=cfg.core_data_dir, data_dir=cfg.data_dir, device_type=cfg.device_type,
-                      device_batch_size=cfg.device_batch_size)
+                      device_batch_size=None if cfg.device_batch_size == "auto" else cfg.device_batch_size)
         return 0
     try: r = pretrain(cfg)
     except NonFiniteLossError as e:
