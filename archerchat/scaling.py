@@ -13,10 +13,12 @@ import numpy as np
 __all__ = ['ASPECT_RATIO', 'HEAD_DIM', 'PAD_VOCAB_TO', 'VE_GATE_CHANNELS', 'SMEAR_CHANNELS', 'REF_DEPTH', 'B_REF',
            'BATCH_EXPONENT', 'TARGET_PARAM_DATA_RATIO', 'MATRIX_LR', 'EMBEDDING_LR', 'UNEMBEDDING_LR', 'SCALAR_LR',
            'SMEAR_LR', 'WEIGHT_DECAY', 'WARMUP_STEPS', 'WARMDOWN_RATIO', 'FINAL_LR_FRAC', 'MOMENTUM_START',
-           'MOMENTUM_PEAK', 'MOMENTUM_END', 'MOMENTUM_WARMUP_STEPS', 'H100_PEAK_FLOPS', 'model_dims', 'padded_vocab',
-           'has_ve', 'count_params', 'scaling_params', 'estimate_flops', 'auto_batch_size', 'grad_accum_steps', 'Plan',
-           'plan', 'plans_table', 'estimate_time', 'lr_multiplier', 'muon_momentum', 'weight_decay_at', 'ScalingFit',
-           'fit_scaling_laws', 'plot_scaling_fit']
+           'MOMENTUM_PEAK', 'MOMENTUM_END', 'MOMENTUM_WARMUP_STEPS', 'H100_PEAK_FLOPS', 'GiB', 'model_dims',
+           'padded_vocab', 'has_ve', 'count_params', 'scaling_params', 'estimate_flops', 'auto_batch_size',
+           'grad_accum_steps', 'Plan', 'plan', 'plans_table', 'estimate_time', 'lr_multiplier', 'muon_momentum',
+           'weight_decay_at', 'ScalingFit', 'fit_scaling_laws', 'plot_scaling_fit', 'estimate_train_memory', 'fits',
+           'batch_sizes', 'largest_fitting_batch', 'check_memory', 'DoesNotFit', 'AutoBatch',
+           'choose_device_batch_size', 'auto_device_batch_size', 'parse_device_batch_size']
 
 # %% ../nbs/03_scaling_laws.ipynb #39a9a7ad
 ASPECT_RATIO = 64        # model_dim = depth × ASPECT_RATIO, rounded up to whole heads
@@ -485,3 +487,172 @@ def plot_scaling_fit(fit: ScalingFit, title: str = "", figsize=(12, 3.2)):
     if title: fig.suptitle(title, fontsize=10)
     fig.tight_layout()
     return fig
+
+# %% ../nbs/03_scaling_laws.ipynb #8027a997
+GiB = 2**30
+
+def _memory_counts(m) -> tuple[int, int, int, int, int, int, int]:
+    """`(embedding params, all params, Muon matrix params, layers, width, padded vocab, context)` of a `Plan` (counted on
+    paper) or of a GPT (counted from its tensors; a model on the meta device is fine)."""
+    if isinstance(m, Plan):
+        c = m.params
+        return (c["wte"] + c["value_embeds"], c["total"], c["transformer_matrices"], m.n_layer, m.model_dim,
+                m.padded_vocab_size, m.sequence_len)
+    kinds, c = m.param_groups_by_kind(), m.config
+    n = lambda kind: sum(p.numel() for p in kinds[kind])
+    return (n("embedding") + n("value_embeds"), sum(p.numel() for p in m.parameters()), n("matrix"), c.n_layer, c.n_embd,
+            c.padded_vocab_size, c.sequence_len)
+
+def estimate_train_memory(m, device_batch_size: int, seq_len: int | None = None, world_size: int = 1,
+                          dtype=2) -> dict[str, float]:
+    """Predicted peak bytes per device of training `m` (a `Plan`, or a GPT: a meta model is fine) at `device_batch_size`
+    rows of `seq_len` tokens, by component; `dtype`: the compute dtype (a torch dtype or its size in bytes)."""
+    n_emb, n_all, n_muon, n_layer, width, vocab, T = _memory_counts(m)
+    T, nbytes = seq_len or T, getattr(dtype, "itemsize", dtype)
+    params = n_emb * nbytes + (n_all - n_emb) * 4          # fp32 master weights; embeddings in the compute dtype
+    adamw_bytes = params - 4 * n_muon
+    optim = (4 * n_muon + 2 * adamw_bytes) / world_size    # Muon: one fp32 momentum; AdamW: two moments; sharded
+    acts = device_batch_size * T * (n_layer * 17 * width * nbytes + 4 * vocab)
+    out = dict(params=params, grads=params, optimizer=optim, activations=acts, optimizer_transient=4 * n_muon)
+    out["total"] = params * 2 + optim + max(acts, 4 * n_muon)
+    return out
+
+# %% ../nbs/03_scaling_laws.ipynb #891a5e3d
+def fits(estimate: dict, free_bytes: float, margin: float = 0.05, reserve: float = 0.5 * GiB) -> bool:
+    "Whether a memory estimate fits in `free_bytes`, keeping a 5% margin and 0.5 GiB for the CUDA context and workspaces."
+    return estimate["total"] * (1 + margin) + reserve <= free_bytes
+
+def batch_sizes(total_batch_size: int, seq_len: int, world_size: int = 1, largest: int | None = None) -> list[int]:
+    "Powers of two (largest first, at most `largest`) that tile `total_batch_size` tokens in whole micro-batches of rows."
+    rows = total_batch_size // (seq_len * world_size) if total_batch_size % (seq_len * world_size) == 0 else 0
+    b = 1
+    while b * 2 <= rows and rows % (b * 2) == 0: b *= 2
+    out = []
+    while b >= 1:
+        if largest is None or b <= largest: out.append(b)
+        b //= 2
+    return out if rows else []
+
+def largest_fitting_batch(m, seq_len: int, world_size: int, total_batch_size: int, free_bytes: float,
+                          dtype=2, start: int | None = 64) -> int | None:
+    "The largest power-of-two device batch <= `start` that divides the total batch and whose estimate fits; None if not even 1 fits."
+    for b in batch_sizes(total_batch_size, seq_len, world_size, start):
+        if fits(estimate_train_memory(m, b, seq_len, world_size, dtype), free_bytes): return b
+    return None
+
+def _gib(b: float) -> str: return f"{b / GiB:.1f} GiB"
+
+def check_memory(m, device_batch_size: int, seq_len: int, world_size: int, total_batch_size: int, device,
+                 dtype=2):
+    "On CUDA: refuse (RuntimeError) a device batch whose predicted peak exceeds the free memory, naming one that fits."
+    import torch   # deferred: the arithmetic above needs no torch; only asking a GPU does
+    device = torch.device(device)
+    if device.type != "cuda": return None
+    free, total = torch.cuda.mem_get_info(device)
+    est = estimate_train_memory(m, device_batch_size, seq_len, world_size, dtype)
+    if fits(est, free): return est
+    parts = ", ".join(f"{k} {_gib(v)}" for k, v in est.items() if k != "total")
+    b = largest_fitting_batch(m, seq_len, world_size, total_batch_size, free, dtype, start=device_batch_size // 2)
+    hint = (f"use --device-batch-size {b} (gradient accumulation makes up the same total batch)" if b else
+            "even device batch 1 does not fit: use a smaller --depth, a shorter --max-seq-len, or more GPUs")
+    raise RuntimeError(f"device batch {device_batch_size} x {seq_len} of d{_memory_counts(m)[3]} needs about {_gib(est['total'])} "
+                       f"per GPU ({parts}) but {torch.cuda.get_device_name(device)} has {_gib(free)} free of {_gib(total)}; {hint}")
+
+# %% ../nbs/03_scaling_laws.ipynb #5c421a42
+class DoesNotFit(RuntimeError):
+    "Not even a device batch of 1 fits the GPU's free memory."
+
+def _tiling_sizes(total_batch_size: int, seq_len: int, world_size: int, largest: int | None = None) -> list[int]:
+    "`batch_sizes`, or a ValueError naming the fix when the total batch is not a whole number of rows per GPU."
+    sizes = batch_sizes(total_batch_size, seq_len, world_size, largest)
+    if not sizes:
+        raise ValueError(f"total_batch_size={total_batch_size:,} is not a whole number of rows of {seq_len} tokens on "
+                         f"{world_size} GPU(s); pick a multiple of {seq_len * world_size:,}")
+    return sizes
+
+@dataclass
+class AutoBatch:
+    "What `--device-batch-size auto` chose and why: the size, its estimate, the measured peak of the confirming step."
+    device_batch_size: int
+    estimate: float | None = None   # predicted peak bytes per device at that size
+    peak: float | None = None       # measured peak bytes of the confirming forward+backward (None: not measured)
+    free: float | None = None       # device memory free for the run when choosing
+    tried: list = field(default_factory=list)   # (size, outcome) from the largest candidate down
+    note: str = ""                  # why nothing was measured (no GPU), if so
+
+    def __str__(self) -> str:
+        if self.peak is None: return f"device batch {self.device_batch_size}" + (f" ({self.note})" if self.note else "")
+        backed = [f"{b} {why}" for b, why in self.tried if why == "ran out of memory"]
+        return (f"device batch {self.device_batch_size}: estimate {_gib(self.estimate)}, measured peak {_gib(self.peak)} "
+                f"of {_gib(self.free)} free" + (f" ({'; '.join(backed)})" if backed else ""))
+
+def choose_device_batch_size(m, seq_len: int, world_size: int, total_batch_size: int, free_bytes: float, try_batch,
+                             dtype=2, largest: int | None = None, agree=None) -> AutoBatch:
+    """The largest power-of-two device batch whose estimated memory fits `free_bytes`, confirmed by `try_batch(size)`:
+    one real forward+backward that returns its peak bytes, or raises `torch.cuda.OutOfMemoryError`; on that error the
+    next smaller size is tried. `agree(ran_out)` makes several ranks decide together (any rank out of memory: all back off).
+    Raises `DoesNotFit` when no size is left."""
+    import torch   # deferred: only the confirming step's error type needs torch
+    tried, sizes = [], _tiling_sizes(total_batch_size, seq_len, world_size, largest)
+    for b in sizes:
+        est = estimate_train_memory(m, b, seq_len, world_size, dtype)["total"]
+        if not fits({"total": est}, free_bytes):
+            tried.append((b, "estimate too big")); continue
+        try: peak, ran_out = try_batch(b), False
+        except torch.cuda.OutOfMemoryError: peak, ran_out = None, True
+        if agree is not None: ran_out = agree(ran_out)
+        if not ran_out: return AutoBatch(b, est, peak, free_bytes, tried + [(b, "fits")])
+        tried.append((b, "ran out of memory"))
+    est1, free = _gib(estimate_train_memory(m, 1, seq_len, world_size, dtype)["total"]), _gib(free_bytes)
+    why = (f"it ran out of memory when tried (estimate {est1} per GPU, {free} free)" if tried[-1][1] == "ran out of memory"
+           else f"it needs about {est1} per GPU but {free} are free")
+    raise DoesNotFit(f"d{_memory_counts(m)[3]} does not fit even at device batch 1 x {seq_len}: {why}; use a smaller "
+                     f"--depth, a shorter --max-seq-len, or more GPUs")
+
+# %% ../nbs/03_scaling_laws.ipynb #471823a2
+def auto_device_batch_size(m, step, device, seq_len: int, world_size: int, total_batch_size: int, dtype=2,
+                           default: int = 32, cleanup=None, optimizer_allocated: float = 0) -> AutoBatch:
+    """`--device-batch-size auto` for model `m` on `device`. On CUDA: `choose_device_batch_size` over the memory free
+    for the run (the least of all ranks), each size confirmed by `step(size)`, one real forward+backward, while the
+    optimizer state the first optimizer step will allocate is held aside (less `optimizer_allocated`, already there);
+    `cleanup()` runs after each try (drop the gradients). Without a GPU there is nothing to measure: the largest size
+    up to `default` that tiles the total batch."""
+    import torch, torch.distributed as dist   # deferred: the arithmetic above needs no torch; only asking a GPU does
+    device = torch.device(device)
+    if device.type != "cuda":
+        return AutoBatch(_tiling_sizes(total_batch_size, seq_len, world_size, default)[0],
+                         note=f"no CUDA GPU to measure, so the default {default}, or the largest power of two below it "
+                              f"that tiles the total batch")
+    ddp = dist.is_available() and dist.is_initialized()
+    def across_ranks(x: float, op) -> float:
+        if not ddp: return x
+        t = torch.tensor(float(x), device=device); dist.all_reduce(t, op=op); return t.item()
+    torch.cuda.synchronize(device); torch.cuda.empty_cache()
+    # memory this process already holds (the model's weights) is the run's too: the estimate counts it
+    free = across_ranks(torch.cuda.mem_get_info(device)[0] + torch.cuda.memory_reserved(device), dist.ReduceOp.MIN)
+    hold = max(0.0, estimate_train_memory(m, 1, seq_len, world_size, dtype)["optimizer"] - optimizer_allocated)
+    def try_batch(b: int) -> float:
+        torch.cuda.synchronize(device); torch.cuda.empty_cache(); torch.cuda.reset_peak_memory_stats(device)
+        held = None
+        try:
+            held = torch.empty(int(hold), dtype=torch.uint8, device=device) if hold else None
+            step(b)
+            torch.cuda.synchronize(device)
+            return float(torch.cuda.max_memory_allocated(device))
+        finally:
+            del held
+            if cleanup is not None: cleanup()
+    agree = lambda ran_out: across_ranks(ran_out, dist.ReduceOp.MAX) > 0
+    try: return choose_device_batch_size(m, seq_len, world_size, total_batch_size, free, try_batch, dtype, agree=agree)
+    finally:
+        torch.cuda.empty_cache(); torch.cuda.reset_peak_memory_stats(device)   # training reports its own peak
+
+
+def parse_device_batch_size(s: str) -> int | str:
+    "A `--device-batch-size` value: a positive number of rows, or `auto` (the largest that fits, confirmed on the GPU)."
+    import argparse   # deferred: only command lines need it
+    if str(s).strip().lower() == "auto": return "auto"
+    try: b = int(s)
+    except ValueError: b = 0
+    if b < 1: raise argparse.ArgumentTypeError(f"{s!r} is neither a positive number of rows nor 'auto'")
+    return b

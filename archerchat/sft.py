@@ -4,20 +4,21 @@
 
 # %% ../nbs/06_sft_packing.ipynb #0ffa8ce6
 from __future__ import annotations
-import argparse, dataclasses, json, math, time
+import argparse, dataclasses, json, math, sys, time
 from dataclasses import dataclass
 from pathlib import Path
 import torch
 import torch.distributed as dist
 from .common import base_dir, asset_path, get_dist_info, print0, logger, compute_init, compute_cleanup, autodetect_device_type
 from .engine import Engine
+from .scaling import auto_device_batch_size, parse_device_batch_size, DoesNotFit
 from .tasks import (validate_conversation, messages_of, Task, TaskMixture, SmolTalk, CustomJSON, MMLU, GSM8K,
                               SimpleSpelling, SpellingBee, CHATCORE_BASELINES, make_eval_task, chatcore, task_source)
 
 # %% auto #0
 __all__ = ['CHAT_SPECIALS', 'render_conversation', 'render_for_completion', 'visualize_mask', 'PackStats', 'SFTPacker',
-           'sft_batches', 'sft_lr_multiplier', 'sft_muon_momentum', 'sft_eval', 'default_identity_file', 'sft_mixtures',
-           'load_base', 'sft_train', 'run_categorical_eval', 'run_generative_eval', 'chat_eval', 'main']
+           'sft_batches', 'sft_loss', 'sft_lr_multiplier', 'sft_muon_momentum', 'sft_eval', 'default_identity_file',
+           'sft_mixtures', 'load_base', 'sft_train', 'run_categorical_eval', 'run_generative_eval', 'chat_eval', 'main']
 
 # %% ../nbs/06_sft_packing.ipynb #a6b79221
 CHAT_SPECIALS = ("<|bos|>", "<|user_start|>", "<|user_end|>", "<|assistant_start|>", "<|assistant_end|>",
@@ -186,6 +187,11 @@ def sft_batches(dataset: Task, tokenizer, batch_size: int, seq_len: int, device=
                     doc_ids=docs.to(device, non_blocking=use_pin))
         yield (batch[:, :-1].to(device, non_blocking=use_pin), targets.to(device, non_blocking=use_pin), info)
 
+# %% ../nbs/06_sft_packing.ipynb #c2f04c0d
+def sft_loss(model, x, y, doc_ids=None):
+    "Mean cross-entropy over the supervised targets (`y >= 0`) of a micro-batch: 0, with zero gradients, when it has none."
+    return model(x, y, loss_reduction="sum", doc_ids=doc_ids) / (y >= 0).sum().clamp(min=1)
+
 # %% ../nbs/06_sft_packing.ipynb #9ba7fa56
 def sft_lr_multiplier(progress: float, warmup_ratio: float = 0.0, warmdown_ratio: float = 0.5, final_lr_frac: float = 0.0) -> float:
     "Learning-rate multiplier at `progress` in [0, 1]: linear warmup, constant, linear warmdown to `final_lr_frac`."
@@ -261,9 +267,28 @@ def load_base(tag: str | None = None, step: int | None = None, device="cpu", loa
     model = model_from_state(meta["model_config"], model_state, device)
     return model, (rank_state or {}).get("optim"), meta, ckpt_dir
 
+def _accum_steps(total: int, B: int, T: int, world: int) -> int:
+    if total % (B * T * world): raise ValueError(f"total_batch_size={total} must be a multiple of device_batch_size*max_seq_len*world = {B * T * world}")
+    return total // (B * T * world)
+
+def _sft_auto_batch(cmodel, model, opt, T: int, world: int, total: int, doc_mask: bool) -> int:
+    "`device_batch_size='auto'`: the largest size that fits, confirmed by one forward+backward of packed rows (03)."
+    from archerchat.common import compute_dtype
+    device = model.get_device()
+    gen = torch.Generator(device=device).manual_seed(0)     # the trial's tokens leave the run's random stream alone
+    def step(b: int):                                       # rows of two conversations, as the packer makes them
+        x = torch.randint(0, model.config.vocab_size, (b, T), device=device, generator=gen)
+        docs = (torch.arange(T, device=device) >= T // 2).long().expand(b, T).contiguous() if doc_mask else None
+        sft_loss(cmodel, x, x, docs).backward()
+    held = sum(t.numel() * t.element_size() for st in opt.state.values() for t in st.values() if torch.is_tensor(t))
+    ab = auto_device_batch_size(model, step, device, T, world, total, compute_dtype(device),
+                                cleanup=lambda: model.zero_grad(set_to_none=True), optimizer_allocated=held)
+    print0(f"SFT --device-batch-size auto: {ab}")
+    return ab.device_batch_size
+
 def sft_train(model=None, tokenizer=None, *, train_data: Task | None = None, val_data: Task | None = None, source=None,
               base_tag: str | None = None, base_step: int | None = None, load_optimizer: bool = True, optim_state=None,
-              run: str | None = None, device=None, max_seq_len: int | None = None, device_batch_size: int | None = None,
+              run: str | None = None, device=None, max_seq_len: int | None = None, device_batch_size: int | str | None = None,
               total_batch_size: int | None = None, num_iterations: int = -1, num_epochs: float = 1.0,
               embedding_lr: float | None = None, unembedding_lr: float | None = None, matrix_lr: float | None = None,
               init_lr_frac: float = 0.8, warmup_ratio: float = 0.0, warmdown_ratio: float = 0.5, final_lr_frac: float = 0.0,
@@ -272,7 +297,8 @@ def sft_train(model=None, tokenizer=None, *, train_data: Task | None = None, val
               doc_mask: bool = True) -> dict:
     """Fine-tune a chat model. With `model=None` the base checkpoint `base_tag`/`base_step` is loaded (and its optimizer
     state warm-starts MuonAdamW); otherwise `model` (and `optim_state`, if any) is used. `doc_mask`: packed
-    conversations do not attend to each other (off: they do, as in nanochat). Returns a summary dict."""
+    conversations do not attend to each other (off: they do, as in nanochat). `device_batch_size="auto"`: the largest
+    that fits the GPU, confirmed by one real step (03). Returns a summary dict."""
     from archerchat.optim import build_optimizer
     is_ddp, rank, _, world = get_dist_info()
     meta, base_info = {}, {}
@@ -291,10 +317,9 @@ def sft_train(model=None, tokenizer=None, *, train_data: Task | None = None, val
         v = base_cfg.get(name, meta.get(name))
         return v if v is not None else fallback
     T = inherit("max_seq_len", max_seq_len, model.config.sequence_len)
-    B = inherit("device_batch_size", device_batch_size, 32)
-    total = inherit("total_batch_size", total_batch_size, B * T * world)
-    if total % (B * T * world): raise ValueError(f"total_batch_size={total} must be a multiple of device_batch_size*max_seq_len*world = {B * T * world}")
-    accum = total // (B * T * world)
+    B = inherit("device_batch_size", device_batch_size, 32)          # 'auto': chosen once the model is on the device
+    total = inherit("total_batch_size", total_batch_size, (32 if B == "auto" else B) * T * world)
+    if B != "auto": accum = _accum_steps(total, B, T, world)
     from archerchat.scaling import EMBEDDING_LR, UNEMBEDDING_LR, MATRIX_LR   # the same defaults as pretraining
     lrs = dict(embedding_lr=inherit("embedding_lr", embedding_lr, EMBEDDING_LR),
                unembedding_lr=inherit("unembedding_lr", unembedding_lr, UNEMBEDDING_LR),
@@ -313,6 +338,9 @@ def sft_train(model=None, tokenizer=None, *, train_data: Task | None = None, val
         g["lr"] *= init_lr_frac; g["initial_lr"] = g["lr"]
     cmodel = model
     if (compile if compile is not None else device.type == "cuda"): cmodel = torch.compile(model, dynamic=False)
+    if B == "auto":
+        B = _sft_auto_batch(cmodel, model, opt, T, world, total, doc_mask)
+        accum = _accum_steps(total, B, T, world)
 
     train_it = sft_batches(train_data, tokenizer, B, T, device, too_long=too_long, rank=rank, world_size=world)
     eval_steps = max(1, eval_tokens // (B * T * world))
@@ -343,8 +371,7 @@ def sft_train(model=None, tokenizer=None, *, train_data: Task | None = None, val
         if last: break
         t0 = time.time()
         for _ in range(accum):
-            n_sup = (y >= 0).sum().clamp(min=1)
-            loss = cmodel(x, y, loss_reduction="sum", doc_ids=info["doc_ids"] if doc_mask else None) / n_sup
+            loss = sft_loss(cmodel, x, y, info["doc_ids"] if doc_mask else None)
             (loss / accum).backward()
             train_loss = loss.detach()
             x, y, info = next(train_it)
@@ -472,7 +499,9 @@ def _parser():
     t.add_argument("--device-type", default="", help="cuda | cpu | mps (empty: autodetect)")
     t.add_argument("--num-iterations", type=int, default=-1, help="optimizer steps (-1: one epoch of the mixture)")
     t.add_argument("--num-epochs", type=float, default=1.0)
-    t.add_argument("--max-seq-len", type=int, default=None); t.add_argument("--device-batch-size", type=int, default=None)
+    t.add_argument("--max-seq-len", type=int, default=None)
+    t.add_argument("--device-batch-size", type=parse_device_batch_size, default=None,
+                   help="rows per micro-batch per GPU, or 'auto': the largest that fits (default: the base run's)")
     t.add_argument("--total-batch-size", type=int, default=None)
     t.add_argument("--embedding-lr", type=float, default=None); t.add_argument("--unembedding-lr", type=float, default=None)
     t.add_argument("--matrix-lr", type=float, default=None); t.add_argument("--init-lr-frac", type=float, default=0.8)
@@ -537,6 +566,8 @@ def main(argv=None):
                 prefix = "chat_eval/" if args.source_kind == "sft" else f"chat_eval_{args.source_kind}/"
                 try: log_stage(find_checkpoint_dir("base", base_tag or args.model_tag), prefix, res, step=meta.get("step"))
                 except FileNotFoundError as e: print0(f"chat eval not reported to a run: {e}")
+    except DoesNotFit as e:
+        print(f"error: {e}", file=sys.stderr); raise SystemExit(2)
     finally:
         compute_cleanup()
 

@@ -14,13 +14,13 @@ from .common import atomic_write, compute_init, compute_cleanup, print0, asset_p
 
 # %% auto #0
 __all__ = ['PEAK_BF16_FLOPS', 'SAMPLE_PROMPTS', 'MULTI_GPU_ENV', 'plan_for', 'build_model', 'reference_lrs_for',
-           'setup_optimizer', 'apply_schedules', 'peak_flops', 'mfu', 'estimate_train_memory', 'fits',
-           'largest_fitting_batch', 'check_memory', 'validation_bpb', 'generate_greedy', 'sample_prompts',
-           'StopRequest', 'NonFiniteLossError', 'TrainConfig', 'check_data', 'pretrain', 'config_from_args', 'main',
-           'evaluate_base']
+           'setup_optimizer', 'apply_schedules', 'peak_flops', 'mfu', 'validation_bpb', 'generate_greedy',
+           'sample_prompts', 'StopRequest', 'NonFiniteLossError', 'TrainConfig', 'check_data', 'pretrain',
+           'config_from_args', 'main', 'evaluate_base']
 
 # %% ../nbs/07_speedrun.ipynb #61bcc115
 from .scaling import plan, lr_multiplier, muon_momentum, weight_decay_at, B_REF, MATRIX_LR, EMBEDDING_LR, UNEMBEDDING_LR, SCALAR_LR
+from .scaling import check_memory, auto_device_batch_size, parse_device_batch_size, DoesNotFit
 from .tokenizer import get_tokenizer, get_token_bytes
 from .evaluation import evaluate_bpb, evaluate_core
 from .checkpoints import (_jsonable, save_checkpoint, checkpoint_steps, find_last_step, load_checkpoint,
@@ -79,54 +79,6 @@ def peak_flops(device) -> float | None:
 def mfu(flops_per_token: float, tokens_per_s: float, peak: float | None, world_size: int = 1) -> float | None:
     "Model FLOPs utilisation in percent, or None without a known peak."
     return None if not peak else 100 * flops_per_token * tokens_per_s / (peak * world_size)
-
-# %% ../nbs/07_speedrun.ipynb #2a3a74c3
-def estimate_train_memory(model, device_batch_size: int, seq_len: int | None = None, world_size: int = 1,
-                          dtype: torch.dtype = torch.bfloat16) -> dict[str, float]:
-    "Predicted peak bytes per device of training `model` (a meta model is fine) at `device_batch_size`, by component."
-    c = model.config
-    T = seq_len or c.sequence_len
-    kinds = model.param_groups_by_kind()
-    n_emb = sum(p.numel() for k in ("embedding", "value_embeds") for p in kinds[k])
-    n_all = sum(p.numel() for p in model.parameters())
-    n_muon = sum(p.numel() for p in kinds["matrix"])
-    params = n_emb * dtype.itemsize + (n_all - n_emb) * 4
-    adamw_bytes = params - 4 * n_muon
-    optim = (4 * n_muon + 2 * adamw_bytes) / world_size
-    acts = device_batch_size * T * (c.n_layer * 17 * c.n_embd * dtype.itemsize + 4 * c.padded_vocab_size)
-    out = dict(params=params, grads=params, optimizer=optim, activations=acts, optimizer_transient=4 * n_muon)
-    out["total"] = params * 2 + optim + max(acts, 4 * n_muon)
-    return out
-
-def fits(estimate: dict, free_bytes: float, margin: float = 0.05, reserve: float = 0.5 * 2**30) -> bool:
-    "Whether a memory estimate fits in `free_bytes`, keeping a 5% margin and 0.5 GiB for the CUDA context and workspaces."
-    return estimate["total"] * (1 + margin) + reserve <= free_bytes
-
-def largest_fitting_batch(model, seq_len: int, world_size: int, total_batch_size: int, free_bytes: float,
-                          dtype=torch.bfloat16, start: int = 64) -> int | None:
-    "The largest power-of-two device batch <= `start` that fits and divides the total batch; None if not even 1 fits."
-    b = start
-    while b >= 1:
-        if total_batch_size % (b * seq_len * world_size) == 0 and fits(estimate_train_memory(model, b, seq_len, world_size, dtype), free_bytes):
-            return b
-        b //= 2
-    return None
-
-def check_memory(model, device_batch_size: int, seq_len: int, world_size: int, total_batch_size: int, device,
-                 dtype=torch.bfloat16):
-    "On CUDA: refuse (RuntimeError) a device batch whose predicted peak exceeds the free memory, naming one that fits."
-    device = torch.device(device)
-    if device.type != "cuda": return None
-    free, total = torch.cuda.mem_get_info(device)
-    est = estimate_train_memory(model, device_batch_size, seq_len, world_size, dtype)
-    if fits(est, free): return est
-    gib = lambda b: f"{b / 2**30:.1f} GiB"
-    parts = ", ".join(f"{k} {gib(v)}" for k, v in est.items() if k != "total")
-    b = largest_fitting_batch(model, seq_len, world_size, total_batch_size, free, dtype, start=device_batch_size // 2)
-    hint = (f"use --device-batch-size {b} (gradient accumulation makes up the same total batch)" if b else
-            "even device batch 1 does not fit: use a smaller --depth, a shorter --max-seq-len, or more GPUs")
-    raise RuntimeError(f"device batch {device_batch_size} x {seq_len} of d{model.config.n_layer} needs about {gib(est['total'])} "
-                       f"per GPU ({parts}) but {torch.cuda.get_device_name(device)} has {gib(free)} free of {gib(total)}; {hint}")
 
 # %% ../nbs/07_speedrun.ipynb #8da8246f
 SAMPLE_PROMPTS = ["The capital of France is", "The chemical symbol of gold is", "If yesterday was Friday, then tomorrow will be",
@@ -206,7 +158,7 @@ class TrainConfig:
     target_flops: float = -1.0
     target_param_data_ratio: float | None = None
     # batch and optimizer
-    device_batch_size: int = 32
+    device_batch_size: int | str = 32           # rows per micro-batch per GPU, or 'auto' (03: the largest that fits)
     total_batch_size: int = -1
     matrix_lr: float | None = None
     embedding_lr: float | None = None
@@ -327,24 +279,23 @@ def _setup(cfg, ddp, rank, world, device, res) -> _Run:
     token_bytes = get_token_bytes(device)
     check_data(cfg.data_dir, device)
     B, T = cfg.device_batch_size, cfg.max_seq_len
-    p = plan_for(cfg.depth, tokenizer.get_vocab_size(), sequence_len=T, device_batch_size=B, world_size=world,
+    auto = B == "auto"          # then the size is chosen once the model is on the device, and the plan made again
+    p = plan_for(cfg.depth, tokenizer.get_vocab_size(), sequence_len=T, device_batch_size=1 if auto else B, world_size=world,
                  **cfg.plan_overrides())
     k = (cfg.data_world_size or world) // world
     if k < 1 or k * world != (cfg.data_world_size or world):
         raise ValueError(f"data_world_size={cfg.data_world_size} must be a multiple of the world size {world}")
-    if p.grad_accum_steps % k:
-        raise ValueError(f"data_world_size={cfg.data_world_size} needs {k} micro-steps per rank per step, but the plan has "
-                         f"{p.grad_accum_steps} accumulation steps; pick a total batch that is a multiple of {k} micro-batches")
+    _check_data_split(cfg, p, k)
     tag = cfg.tag or f"d{cfg.depth}"
     ckpt_dir = run_dir(tag)
     print0(f"{'=' * 30} ArcherChat pretraining: {tag} {'=' * 30}")
-    print0(str(p))
+    if not auto: print0(str(p))
     print0(f"device {device} x {world} rank(s) | checkpoints and metrics in {ckpt_dir}")
 
     # --- model: meta -> memory check -> device -> init (-> checkpoint) -> fp8 -> compile
     model = build_model(p, device, meta_only=True)
     dtype = _compute_dtype_for(device)
-    check_memory(model, B, T, world, p.total_batch_size, device, dtype)
+    if not auto: check_memory(model, B, T, world, p.total_batch_size, device, dtype)
     model.to_empty(device=device)
     model.init_weights()
     resume_step = _resolve_resume(cfg.resume_from_step, ckpt_dir)
@@ -372,6 +323,13 @@ def _setup(cfg, ddp, rank, world, device, res) -> _Run:
         raise ValueError(f"activation_memory_budget must be in (0, 1], got {budget} (1 keeps every activation)")
     if use_compile and budget is not None: torch._functorch.config.activation_memory_budget = budget   # process-wide
     model = torch.compile(orig_model, dynamic=False) if use_compile else orig_model
+    if auto:
+        B = _auto_device_batch(model, orig_model, p, device, world, dtype, meta)
+        cfg = dataclasses.replace(cfg, device_batch_size=B)
+        p = plan_for(cfg.depth, tokenizer.get_vocab_size(), sequence_len=T, device_batch_size=B, world_size=world,
+                     **cfg.plan_overrides())
+        _check_data_split(cfg, p, k)
+        print0(str(p))
     optimizer = setup_optimizer(orig_model, p)
     if rank_state is not None: optimizer.load_state_dict(rank_state["optim"])
     r = _Run(cfg=cfg, ddp=ddp, rank=rank, world=world, device=device, tokenizer=tokenizer, token_bytes=token_bytes, p=p, k=k,
@@ -404,6 +362,26 @@ def _setup(cfg, ddp, rank, world, device, res) -> _Run:
     print0(f"setup {time.time() - t_setup:.1f}s; training {p.num_iterations - (resume_step or 0):,} steps of {p.total_batch_size:,} tokens "
            f"({p.grad_accum_steps} micro-batches of {B} x {T} per rank)")
     return r
+
+def _check_data_split(cfg, p, k: int):
+    if p.grad_accum_steps % k:
+        raise ValueError(f"data_world_size={cfg.data_world_size} needs {k} micro-steps per rank per step, but the plan has "
+                         f"{p.grad_accum_steps} accumulation steps; pick a total batch that is a multiple of {k} micro-batches")
+
+def _auto_device_batch(model, orig_model, p, device, world: int, dtype, resume_meta) -> int:
+    "`--device-batch-size auto`: the size a resumed checkpoint trained with, else the largest that fits, confirmed here (03)."
+    if resume_meta is not None:
+        B = int(resume_meta["device_batch_size"])
+        print0(f"--device-batch-size auto: {B}, the size the resumed checkpoint was trained with")
+        return B
+    gen = torch.Generator(device=device).manual_seed(0)    # the trial's tokens leave the run's random stream alone
+    def step(b: int):                                     # one forward+backward of `b` rows, through the compiled model
+        x = torch.randint(0, p.vocab_size, (b, p.sequence_len), device=device, generator=gen)
+        model(x, x).backward()
+    ab = auto_device_batch_size(orig_model, step, device, p.sequence_len, world, p.total_batch_size, dtype,
+                                cleanup=lambda: orig_model.zero_grad(set_to_none=True))
+    print0(f"--device-batch-size auto: {ab}")
+    return ab.device_batch_size
 
 def _compute_dtype_for(device) -> torch.dtype:
     from archerchat.common import compute_dtype
@@ -583,7 +561,8 @@ def _parser():
     a("--num-iterations", type=int, default=-1, help="explicit optimizer steps (-1: from the horizon below)")
     a("--target-flops", type=float, default=-1.0)
     a("--target-param-data-ratio", type=float, default=None, help="training tokens per scaling parameter (plan default if unset)")
-    a("--device-batch-size", type=int, default=f.device_batch_size, help="rows per micro-batch per GPU")
+    a("--device-batch-size", type=parse_device_batch_size, default=f.device_batch_size,
+      help="rows per micro-batch per GPU, or 'auto': the largest that fits, confirmed on the GPU before training")
     a("--total-batch-size", type=int, default=-1, help="tokens per optimizer step (-1: the plan's optimal batch)")
     for lr in ("matrix-lr", "embedding-lr", "unembedding-lr", "scalar-lr", "weight-decay", "warmdown-ratio", "final-lr-frac"):
         a(f"--{lr}", type=float, default=None, help="override the plan")
@@ -635,11 +614,13 @@ def main(argv=None):
         step = cfg.resume_from_step if isinstance(cfg.resume_from_step, int) else None
         evaluate_base(cfg.tag, step, eval_tokens=cfg.eval_tokens, core_max_per_task=cfg.core_metric_max_per_task,
                       core_data_dir=cfg.core_data_dir, data_dir=cfg.data_dir, device_type=cfg.device_type,
-                      device_batch_size=cfg.device_batch_size)
+                      device_batch_size=None if cfg.device_batch_size == "auto" else cfg.device_batch_size)
         return 0
     try: r = pretrain(cfg)
     except NonFiniteLossError as e:
         print0(f"ERROR: {e}"); sys.exit(1)
+    except DoesNotFit as e:
+        print(f"error: {e}", file=sys.stderr); sys.exit(2)
     if r["status"] == "interrupted": sys.exit(130)
     return 0
 

@@ -4,7 +4,8 @@ Pretraining and evaluation run as `python -m archerchat.train` (torchrun when mo
 code a user would launch by hand; the commands are printed before they run. With ENDLEX_URL (and ENDLEX_TOKEN) set, every
 stage reports to one Endlex run named after the tag (see notebook 11), so the cloud box can go once the report is sent."""
 import argparse, json, subprocess, sys
-from archerchat.train import plan_for, build_model, check_memory, largest_fitting_batch
+from archerchat.train import plan_for, build_model
+from archerchat.scaling import check_memory, largest_fitting_batch
 from archerchat.pipeline import (run_stage, print_plan, write_report, ensure_tokenizer, launch_env, torchrun_cmd, run_cmd,
                                  config_args)
 from archerchat.checkpoints import run_dir
@@ -79,7 +80,10 @@ def gpu_pipeline(args, title: str):
     n_iter = args.num_iterations if args.num_iterations > 0 else short.get("num_iterations")
     eval_tokens = args.eval_tokens if not short else min(args.eval_tokens, 2 * micro)
     core_n = args.core_max_per_task if not short or args.core_max_per_task != -1 else short["core_max_per_task"]
-    train_flags = config_args(depth=args.depth, device_batch_size=B, window_pattern=args.window_pattern,
+    # with 'auto' the training process confirms its size on the GPU itself (03: auto_device_batch_size); B, the estimate's
+    # choice, sizes the plan printed here and the evaluation
+    train_flags = config_args(depth=args.depth, device_batch_size="auto" if args.device_batch_size == "auto" else B,
+                              window_pattern=args.window_pattern,
                               target_param_data_ratio=args.target_param_data_ratio, fp8=args.fp8, tag=tag, run=tag,
                               save_every=args.save_every, eval_tokens=eval_tokens, core_metric_every=-1,
                               resume_from_step="auto", data_dir=args.data_dir, num_iterations=n_iter,

@@ -31,7 +31,8 @@ def one(cfg: dict) -> dict:
     from archerchat.common import autodetect_device_type, compute_init
     from archerchat.data import PackedLoader
     from archerchat.tokenizer import get_tokenizer
-    from archerchat.train import plan_for, build_model, setup_optimizer, apply_schedules, check_memory
+    from archerchat.train import plan_for, build_model, setup_optimizer, apply_schedules
+    from archerchat.scaling import check_memory
     from archerchat.fp8 import convert_to_fp8
     _, _, _, _, device = compute_init(cfg["device_type"] or autodetect_device_type())
     tok = get_tokenizer()

@@ -15,6 +15,7 @@
 #   bash runs/bench/gpu_session.sh d12plan    # d12 with each program's own batch (-1), 200 steps, one ArcherChat seed    ~9 min
 #   bash runs/bench/gpu_session.sh packing    # d12, 160 steps: nanochat, bestfit, longfirst; nanochat's rows and whole docs ~7 min
 #   bash runs/bench/gpu_session.sh flow       # runs/speedrun.py --short through torchrun, Endlex on loopback; pull; chat ~8 min
+#   bash runs/bench/gpu_session.sh autobatch  # d12, d20, d24 with --device-batch-size auto: size, estimate, peak; 3 steps ~7 min
 # Flags after the name go to runs/vs_nanochat.py (last one wins), e.g. a CPU rehearsal of the flow of a command:
 #   SKIP_WHEELS=1 PYTHON=.venv/bin/python bash runs/bench/gpu_session.sh packing --device-type cpu --depth 2 ...
 # The two d24 commands run on the same machine one after the other (both programs' runs do not fit one command's 10
@@ -127,6 +128,28 @@ flow)   # the speedrun as a user runs it, in its short form: Endlex on loopback,
     done
     ARCHERCHAT_BASE_DIR=$B/home timeout 180 $PY -m archerchat.chat_cli -i sft -g d24 -p "Why is the sky blue?" 2>&1 \
         | tee -a "$OUT/flow.log" || true;;
+autobatch)   # d12, d20 and d24 each choose their device batch (--device-batch-size auto: the estimate's largest size,
+             # confirmed by one real forward+backward, halved on OOM) and train 3 steps of 2^18 tokens with it, eagerly (a
+             # compile per depth and per size tried would not fit 10 minutes; add --compile to measure that). Flags after
+             # the name go to every archerchat.train run. CPU rehearsal (no GPU: 'auto' takes the default):
+             #   mkdir -p build && ln -sfn $PWD/archerchat/assets/corpus build/text && SKIP_WHEELS=1 AB_DEPTHS=2 \
+             #   AB_TOK_ARGS="--max-chars 300000 --vocab-size 512" bash runs/bench/gpu_session.sh autobatch --device-type cpu \
+             #   --max-seq-len 64 --total-batch-size 1024 --aspect-ratio 32 --head-dim 32
+    shift; setup
+    export ARCHERCHAT_BASE_DIR=$B/autobatch
+    log=$OUT/autobatch.log; : > "$log"
+    if [ ! -f "$B/autobatch/tokenizer/tokenizer.bpe" ]; then
+        timeout 150 $PY -m archerchat.tokenizer train --data-dir "$B/text" ${AB_TOK_ARGS:---max-chars 5000000} 2>&1 | tail -2 | tee -a "$log"
+    fi
+    for d in ${AB_DEPTHS:-12 20 24}; do
+        echo "== d$d" | tee -a "$log"
+        timeout ${AB_TIMEOUT:-160} $PY -m archerchat.train --depth "$d" --device-batch-size auto --num-iterations 3 \
+            --total-batch-size 262144 --no-compile --eval-every -1 --core-metric-every -1 --sample-every -1 \
+            --data-dir "$B/text" --tag "autobatch-d$d" "$@" 2>&1 \
+            | grep -E "device-batch-size auto|micro-batch|^step 0000[1-3]|peak memory|rror|out of memory" | tee -a "$log" \
+            || echo "d$d ended with status $?" | tee -a "$log"
+        rm -rf "$ARCHERCHAT_BASE_DIR/base_checkpoints/autobatch-d$d"   # checkpoints of several GB each, not needed
+    done;;
 *)
-    sed -n 2,22p "$0"; exit 2;;
+    sed -n 2,23p "$0"; exit 2;;
 esac
