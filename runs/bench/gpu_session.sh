@@ -8,6 +8,7 @@
 # There, from the repository root, with build/ and .whl/ carried along; each writes what it measured under $OUT:
 #   bash runs/bench/gpu_session.sh d24 nanochat    # d24 at the speedrun's settings (fp8, batch 16, ratio 8), nanochat   ~6 min
 #   bash runs/bench/gpu_session.sh d24 archerchat  # the same for ArcherChat, then the projection table of both        ~6 min
+#   D24_STEPS=5 D24_PROGRAM_TIMEOUT=280 bash runs/bench/gpu_session.sh d24 both   # both in one command, fewer steps  ~9.5 min
 #   bash runs/bench/gpu_session.sh profile24       # then: one d24 step profiled (the three largest costs)           ~3 min
 #   bash runs/bench/gpu_session.sh d8         # vs_nanochat d8, 160 x 131,072 tokens, SSSL, ArcherChat seeds 42 and 43   ~6 min
 #   bash runs/bench/gpu_session.sh d12        # the same at d12                                                         ~7 min
@@ -77,12 +78,13 @@ stage)
 rehearse)   # here, no GPU: the staged wheels alone (--no-index) into an empty target over a Python 3.12, every import, Endlex
     $PY runs/bench/stage_wheels.py rehearse --wheels .whl $( [ -d build/endlex ] && echo --endlex build/endlex ) \
         --python "${PYTHON312:-python3.12}";;
-d24)   # $2: nanochat | archerchat; the speedrun's settings, a few steps at the plan's batch; the projection table
-    who=${2:?"d24 needs nanochat or archerchat"}; shift 2; setup
-    timeout ${D24_TIMEOUT:-560} $PY runs/bench/speedrun_projection.py --nanochat "$B/nanochat" --data-dir "$B/text" --out "$B/runs/d24" \
-        --programs "$who" --steps ${D24_STEPS:-8} --timeout ${D24_PROGRAM_TIMEOUT:-500} "$@" 2>&1 | tee "$OUT/d24_$who.log" || true
+d24)   # $2: nanochat | archerchat | both; the speedrun's settings, a few steps at the plan's batch; the projection table
+    who=${2:?"d24 needs nanochat, archerchat or both"}; shift 2; setup
+    progs=$([ "$who" = both ] && echo "nanochat archerchat" || echo "$who")
+    timeout ${D24_TIMEOUT:-570} $PY runs/bench/speedrun_projection.py --nanochat "$B/nanochat" --data-dir "$B/text" --out "$B/runs/d24" \
+        --programs $progs --steps ${D24_STEPS:-8} --timeout ${D24_PROGRAM_TIMEOUT:-500} "$@" 2>&1 | tee "$OUT/d24_$who.log" || true
     for f in speedrun_projection.md speedrun_projection.json; do [ -f "$B/runs/d24/$f" ] && cp "$B/runs/d24/$f" "$OUT/"; done
-    cp "$B/runs/d24/logs/$who.log" "$OUT/d24_${who}_train.log" 2>/dev/null || true;;
+    for p in $progs; do cp "$B/runs/d24/logs/$p.log" "$OUT/d24_${p}_train.log" 2>/dev/null || true; done;;
 profile24)   # after `d24 archerchat`: where a d24 step's GPU time goes (kernels by kind, the costliest), one profiled step
     shift; setup
     ARCHERCHAT_BASE_DIR=$B/runs/d24/archerchat_base timeout ${PROFILE_TIMEOUT:-240} $PY runs/bench/bench_train.py --depth 24 \
