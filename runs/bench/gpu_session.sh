@@ -11,10 +11,12 @@
 #   bash runs/bench/gpu_session.sh d12plan    # d12 with each program's own batch (-1), 200 steps, one ArcherChat seed    ~9 min
 #   bash runs/bench/gpu_session.sh packing    # d12, 160 steps: nanochat, bestfit, longfirst; nanochat's rows and whole docs ~7 min
 #   bash runs/bench/gpu_session.sh flow       # runs/d8.py offline, short, logging to Endlex on loopback; pull; one chat ~6 min
+#   bash runs/bench/gpu_session.sh preempt    # d8 40 steps; the same killed (SIGKILL) after its step-20 checkpoint is on
+#                                             # Endlex, resumed on an empty base dir with one command; losses 21..40  ~3 min
 # Flags after the name go to runs/vs_nanochat.py (last one wins), e.g. a CPU rehearsal of the flow of a command:
 #   SKIP_WHEELS=1 PYTHON=.venv/bin/python bash runs/bench/gpu_session.sh packing --device-type cpu --depth 2 ...
 # Device time is short (30 minutes a session, machine start included): in order of what they prove, d8, d12, core,
-# flow, d12plan, packing.
+# flow, preempt, d12plan, packing.
 # If a gap remains, bisect with the environment, which reaches both programs: ARCHERCHAT_ATTN=sdpa (windows through
 # SDPA with a mask, as nanochat without FA3, instead of Flex), NANOCHAT_DTYPE=float32 ARCHERCHAT_DTYPE=float32, and
 # flags: --window-pattern L, --archerchat-args=--no-compile (nanochat always compiles; on CPU, bf16 compiled and eager
@@ -96,6 +98,18 @@ flow)   # flags after the name go to runs/d8.py here
     ARCHERCHAT_BASE_DIR=$B/home $PY -m archerchat.telemetry pull "$run" --tag d8 2>&1 | tee -a "$OUT/flow.log"
     ARCHERCHAT_BASE_DIR=$B/home timeout 120 $PY -m archerchat.chat_cli -i sft -g d8 -p "Why is the sky blue?" 2>&1 \
         | tee -a "$OUT/flow.log" || true;;
+preempt)   # a lost cloud box costs minutes, not the run (runs/bench/preempt.py): flags after the name go to archerchat.train
+    shift; setup
+    export PYTHONPATH=$PYTHONPATH:$B/endlex ENDLEX_URL=http://127.0.0.1:8766 ENDLEX_TOKEN=gpu-session-token
+    ENDLEX_DATA=$B/endlex_preempt setsid ${ENDLEX_PYTHON:-$PY} -m uvicorn endlex.server.app:create_app --factory --host 127.0.0.1 \
+        --port 8766 >"$OUT/endlex_preempt.log" 2>&1 < /dev/null &
+    srv=$!; sleep 5
+    tok=(--vocab-size 32768 --tok-max-chars 20000000)
+    [ -f "$B/base/tokenizer/tokenizer.bpe" ] && tok=(--tokenizer-dir "$B/base/tokenizer")
+    timeout 230 $PY runs/bench/preempt.py --work "$B/preempt" --out "$OUT" --checkpoint-step 20 "${tok[@]}" -- --depth 8 \
+        --num-iterations 40 --save-every 10 --device-batch-size 16 --total-batch-size 65536 --eval-every -1 --core-metric-every -1 \
+        --sample-every -1 --no-compile --data-dir "$B/text" "$@" 2>&1 | tee "$OUT/preempt.log" || true
+    kill "$srv" 2>/dev/null || true;;
 *)
-    sed -n 2,22p "$0"; exit 2;;
+    sed -n 2,24p "$0"; exit 2;;
 esac
