@@ -128,6 +128,13 @@ def write_report(run_dir, *, title: str | None = None, stages: dict | None = Non
     md += ["## Time and cost", "", _md_table(rows) if rows else "", ""]
     ttt = meta.get("loop_state", {}).get("total_training_time")
     if ttt: md.append(f"- pretraining time (the speedrun metric, excluding evaluation and compilation): {_fmt_s(ttt)}")
+    saves = {e["step"]: e["checkpoint/save_s"] for e in events or [] if isinstance(e.get("checkpoint/save_s"), (int, float))}
+    if saves:   # what checkpointing cost the loop (a step run twice around a crash counts once)
+        tot, every = sum(saves.values()), meta.get("train_config", {}).get("save_every") or -1
+        loop = tot + sum({e["step"]: e["train/dt"] for e in events if isinstance(e.get("train/dt"), (int, float))}.values())
+        md.append(f"- checkpoints: {len(saves)} saved ({f'every {every} steps, ' if every > 0 else ''}at the end or when stopped), "
+                  f"{sorted(saves.values())[len(saves) // 2]:.2f}s each (median), {tot:.1f}s in all: {100 * tot / loop:.1f}% of "
+                  f"the training loop's time (its steps and checkpoints; the uploads to the server run in the background)")
     if wall: md.append(f"- wall clock of all stages: {_fmt_s(wall)}")
     n_gpus = n_gpus or (meta.get("world_size") if torch.cuda.is_available() else None)
     if wall and n_gpus and gpu_hour_usd:

@@ -4,7 +4,7 @@
 
 # %% ../nbs/11_telemetry.ipynb #fd48b177
 from __future__ import annotations
-import os, sys, io, re, json, math, time, random, atexit, hashlib, numbers, threading, collections
+import os, sys, io, re, json, math, time, random, atexit, hashlib, numbers, shutil, threading, collections
 import dataclasses, http.client, ssl, urllib.parse, uuid
 from pathlib import Path
 from fastcore.basics import patch
@@ -12,9 +12,9 @@ from fastcore.basics import patch
 # %% auto #0
 __all__ = ['NONFINITE', 'SUMS', 'REPORT_FILES', 'PANELS', 'json_value', 'json_config', 'decode_value', 'EndlexError',
            'RetryableError', 'AuthError', 'EndlexClient', 'check_status', 'Tracker', 'init', 'attach', 'sha256_file',
-           'list_runs', 'download_file', 'pull', 'download_checkpoint', 'stage_tracker', 'log_stage', 'base_eval_event',
-           'tokenizer_files', 'send_report', 'check_remote', 'load_metrics', 'load_reference', 'metric_series',
-           'plot_runs', 'save_figure', 'sync_run', 'main']
+           'list_runs', 'RunNotFound', 'download_file', 'pull', 'download_checkpoint', 'fetch_checkpoint',
+           'stage_tracker', 'log_stage', 'base_eval_event', 'tokenizer_files', 'send_report', 'check_remote',
+           'load_metrics', 'load_reference', 'metric_series', 'plot_runs', 'save_figure', 'sync_run', 'main']
 
 # %% ../nbs/11_telemetry.ipynb #eca4e359
 NONFINITE = {"NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf}
@@ -119,7 +119,8 @@ def check_status(status: int, data: bytes, what: str):
     if 200 <= status < 300: return
     detail = data[:300].decode("utf-8", "replace").strip()
     if status in (401, 403):
-        raise AuthError(f"{what}: HTTP {status} — the server refused the token; check ENDLEX_TOKEN ({detail})", status)
+        raise AuthError(f"{what}: HTTP {status} ({detail}): the server refused the token; set ENDLEX_TOKEN (or --token) "
+                        f"to the token the Endlex server was started with", status)
     if status == 429 or status >= 500: raise RetryableError(f"{what}: HTTP {status} ({detail})", status)
     raise EndlexError(f"{what}: HTTP {status} ({detail})", status)
 
@@ -284,7 +285,8 @@ def _metrics_loop(self: Tracker):
             if self.remote_state != "retrying":
                 self.remote_state = "retrying"
                 self._say(("down", self.stats["outages"]), f"Endlex unreachable ({e}); retrying in the background, "
-                          f"metrics are safe in {self.path}")
+                          f"everything stays in {self.run_dir} (should the server stay away: `python -m archerchat.telemetry "
+                          f"sync {self.run_dir}` sends it later)")
                 self.stats["outages"] += 1
             delay = min(self.retry_max, max(self.retry_base, 2 * delay))
             if closing and time.monotonic() + delay > self._deadline: self.remote_state = "gave up"; return
@@ -449,6 +451,7 @@ def sync_checkpoint(self: Tracker, paths, step, prefix: str = "") -> bool:
         self._ckpt_thread = threading.Thread(target=self._ckpt_loop, name="endlex-ckpt", daemon=True)
         self._ckpt_thread.start()
     self._ckpt_q.put((ckey, lkey, step, prefix, files))
+    self._wake.set()                         # and the metrics up to this checkpoint go out now, not at the next interval
     return True
 
 @patch
@@ -642,11 +645,13 @@ def list_runs(url: str | None = None, token: str | None = None) -> list[dict]:
     cl = _client_for(url, token)
     return _retry(lambda: cl.call("GET", "/api/runs")) or []
 
+class RunNotFound(FileNotFoundError): "The Endlex server has no run of that name."
+
 def _run_info(cl: EndlexClient, run: str) -> dict:
     info = _retry(lambda: cl.call("GET", f"/api/runs/{_q(run)}", ok404=True))
     if info is None:
         names = [r.get("name") for r in _retry(lambda: cl.call("GET", "/api/runs")) or []]
-        raise FileNotFoundError(f"run {run!r} not found on {cl.url}; the runs there: {names or 'none'}")
+        raise RunNotFound(f"run {run!r} not found on {cl.url}; the runs there: {names or 'none'}")
     return info
 
 def _fetch_small(cl, run, step, name) -> bytes:
@@ -718,6 +723,14 @@ def _local_target(kind: str, local: str, tag: str, base: Path) -> Path:
 
 def _is_optim(local: str) -> bool: return re.fullmatch(r"rank\d+_\d+\.pt", local) is not None
 
+def _manifest(kind: str) -> str: return SUMS if kind == "base" else f"{kind}.{SUMS}"
+
+def _has_kind(files, kind: str) -> bool:
+    "Does a step's listing hold files of `kind` and their manifest? (It goes up last: a step cut mid-upload has none.)"
+    return _manifest(kind) in files and any(_kind(f)[0] == kind and not f.endswith(SUMS) for f in files)
+
+def _meta_last(f: str): return _kind(f)[1].startswith("meta_")   # a local step is complete once its meta file is there
+
 def pull(run: str, step: int | None = None, *, every: bool = False, with_optim: bool = False, tag: str | None = None,
          base_dir=None, force: bool = False, url: str | None = None, token: str | None = None, log=print) -> list[Path]:
     """Download a run's checkpoints into the local layout under `base_dir` (default `$ARCHERCHAT_BASE_DIR`): by default the
@@ -738,12 +751,15 @@ def pull(run: str, step: int | None = None, *, every: bool = False, with_optim: 
     elif every: want = {s: {"base", "sft", "tokenizer", "report"} for s in steps}
     else:
         for kind in ("base", "sft", "tokenizer", "report"):
-            has = [s for s, fs in steps.items() if any(_kind(f)[0] == kind and not f.endswith(SUMS) for f in fs)]
+            has = [s for s, fs in steps.items() if _has_kind(fs, kind)]
+            part = [s for s, fs in steps.items() if any(_kind(f)[0] == kind and not f.endswith(SUMS) for f in fs)]
+            if part and (not has or max(part) > max(has)):
+                log(f"skipped  {kind} files of step {max(part)}: their upload is not complete on the server (no {_manifest(kind)})")
             if has: want.setdefault(max(has), set()).add(kind)
     out = []
     for s in sorted(want):
         sums = _step_sums(cl, run, s, steps[s])
-        for f in steps[s]:
+        for f in sorted(steps[s], key=_meta_last):
             kind, local = _kind(f)
             if f.endswith(SUMS) or kind not in want[s] or (_is_optim(local) and not with_optim): continue
             sha, target = _sha_of(sums, f, run, s), _local_target(kind, local, tag, base)
@@ -763,6 +779,120 @@ def download_checkpoint(run: str, step, dest, *, url: str | None = None, token: 
         raise FileNotFoundError(f"run {run!r} on {cl.url} has no checkpoint at step {step}; its steps: {[_step_num(c.get('step')) for c in ck]}")
     sums = _step_sums(cl, run, step, files)
     return [download_file(cl, run, step, f, Path(dest) / f, _sha_of(sums, f, run, step)) for f in files if not f.endswith(SUMS)]
+
+# %% ../nbs/11_telemetry.ipynb #a28e0002
+def _base_candidates(ck) -> list[int]:
+    "Steps of a listing that can hold a whole base checkpoint (manifest, model, meta, rank 0's state listed), newest first."
+    out = []
+    for c in ck or []:
+        s, names = _step_num(c.get("step")), set(_step_files([c], c.get("step")) or [])
+        if s is not None and {SUMS, f"model_{s:06d}.pt", f"meta_{s:06d}.json", f"rank0_{s:06d}.pt"} <= names: out.append(s)
+    return sorted(out, reverse=True)
+
+def _fetch_verified(cl, run, step, name, target, sums, log, staged: bool = False) -> Path:
+    """`name` of `step` into `target`: kept if already there with the right sha256; a different file there is refused (or,
+    in the staging directory of an earlier fetch, `staged`, replaced)."""
+    target = Path(target)
+    if target.exists() and sha256_file(target) == sums[name]: log(f"have     {target}"); return target
+    if target.exists() and staged: target.unlink()
+    elif target.exists():
+        raise FileExistsError(f"{target} exists and differs from {name} of run {run} step {step}; resume in a fresh "
+                              f"ARCHERCHAT_BASE_DIR (or another --tag), or move it away")
+    out = download_file(cl, run, step, name, target, sums[name]); log(f"verified {target}")
+    return out
+
+def _fetch_step(cl, run, s, names, ckpt_dir: Path, log) -> list[Path]:
+    """Checkpoint `s` into `ckpt_dir`: every file its manifest lists must be on the server, every rank's state there and
+    every byte verified; the files are staged in a hidden directory and the meta file, which makes a local step complete,
+    is moved in last."""
+    sums = _parse_sums(_fetch_small(cl, run, s, SUMS).decode("utf-8", "replace"))
+    meta, model = f"meta_{s:06d}.json", f"model_{s:06d}.pt"
+    missing = sorted({n for n in (meta, model, f"rank0_{s:06d}.pt") if n not in sums} | {n for n in sums if n not in names})
+    if missing: raise EndlexError(f"{missing} missing from the server or from its {SUMS}")
+    stage, quiet = ckpt_dir / f".fetch_{s:06d}", lambda m: None   # an interrupted fetch resumes from what is staged
+    meta_p = _fetch_verified(cl, run, s, meta, stage / meta, sums, quiet, staged=True)
+    ws = int(json.loads(meta_p.read_text()).get("world_size", 1))
+    ranks = [f"rank{r}_{s:06d}.pt" for r in range(ws)]
+    if missing := [n for n in ranks if n not in sums]:
+        raise EndlexError(f"written by {ws} rank(s) but {missing} not uploaded")
+    staged = []                                                        # everything verified before anything moves in
+    for n in [model, *ranks, meta]:
+        here = (ckpt_dir / n).exists()
+        staged.append((_fetch_verified(cl, run, s, n, ckpt_dir / n if here else stage / n, sums, quiet, staged=not here), ckpt_dir / n))
+    for p, target in staged:                                            # the meta file last
+        if p != target: os.replace(p, target)
+        log(f"verified {target}")
+    shutil.rmtree(stage, ignore_errors=True)
+    return [t for _, t in staged]
+
+def _tokenizer_at(cl, run, s, steps: dict, tok_dir: Path, log) -> tuple | None:
+    """Where the run's tokenizer is on the server (step `s`, or else the latest step that has one): `(step, sums, names)`,
+    or None when the server has none and `tok_dir` has one. Refuses when `tok_dir` holds another tokenizer."""
+    has = [t for t, fs in steps.items() if _has_kind(fs, "tokenizer")]
+    if not has:
+        if any(tok_dir.glob("*")): log(f"run {run} has no tokenizer on {cl.url}; using the one in {tok_dir}"); return None
+        raise FileNotFoundError(f"run {run!r} on {cl.url} has no tokenizer (tokenizer.* files) and {tok_dir} has none; "
+                                f"a checkpoint cannot be resumed without the tokenizer it was trained with")
+    t = s if s in has else max(has)
+    sums = _parse_sums(_fetch_small(cl, run, t, _manifest("tokenizer")).decode("utf-8", "replace"))
+    names = [f for f in steps[t] if _kind(f)[0] == "tokenizer" and not f.endswith(SUMS)]
+    if missing := [f for f in names if f not in sums]: raise EndlexError(f"{missing} of run {run} step {t} not in its {_manifest('tokenizer')}")
+    if differ := [p.name for f in names if (p := tok_dir / _kind(f)[1]).exists() and sha256_file(p) != sums[f]]:
+        raise FileExistsError(f"{tok_dir} holds another tokenizer than run {run}'s ({', '.join(differ)} differ from step {t} "
+                              f"on {cl.url}); a checkpoint resumes only with its own tokenizer: use a fresh ARCHERCHAT_BASE_DIR, "
+                              f"or move {tok_dir} away")
+    return t, sums, names
+
+def _fetch_record(cl, run: str, info: dict, ckpt_dir: Path, log):
+    "The run record: `run.json` (name, project, config) and `metrics.jsonl` (the server's events), unless already local."
+    rj, mj = ckpt_dir / "run.json", ckpt_dir / "metrics.jsonl"
+    if not rj.exists():
+        rec = {"project": (info.get("summary") or {}).get("project") or "archerchat", "name": run, "config": info.get("config") or {}}
+        tmp = rj.with_name(".run.json.tmp"); tmp.write_text(json.dumps(rec, indent=1)); os.replace(tmp, rj)
+    if not mj.exists():
+        r = _retry(lambda: cl.call("GET", f"/api/runs/{_q(run)}/metrics")) or {}
+        events = r.get("events", []) if isinstance(r, dict) else r
+        tmp = mj.with_name(".metrics.jsonl.tmp")
+        tmp.write_text("".join(json.dumps(e, separators=(",", ":")) + "\n" for e in events)); os.replace(tmp, mj)
+        log(f"{len(events)} events of run {run} into {mj}")
+
+def fetch_checkpoint(run: str, ckpt_dir, *, tokenizer_dir=None, url: str | None = None, token: str | None = None,
+                     log=print) -> int:
+    """Bring the latest *complete* checkpoint of `run` from the Endlex server into `ckpt_dir`, with all that resuming needs:
+    model, meta and every rank's optimizer, loader and RNG state (each file verified against the step's SHA256SUMS),
+    the tokenizer (into `tokenizer_dir`, default `base_dir()/tokenizer`) and the run record (`run.json`, `metrics.jsonl`).
+    A step cut mid-upload (no manifest, a file missing, a hash that does not match) is passed over, with a line. Returns
+    the step."""
+    cl = _client_for(url, token)
+    info = _run_info(cl, run)
+    ck = info.get("checkpoints") or []
+    steps = {_step_num(c.get("step")): set(_step_files([c], c.get("step")) or []) for c in ck}
+    cands = _base_candidates(ck)
+    if not cands:
+        raise FileNotFoundError(f"run {run!r} on {cl.url} has no complete checkpoint to resume from (its steps: "
+                                f"{sorted(s for s in steps if s is not None) or 'none'}; a complete one lists {SUMS}, model, "
+                                f"meta and rank files)")
+    newest = max((t for t, fs in steps.items() if t is not None and f"model_{t:06d}.pt" in fs), default=cands[0])
+    if newest > cands[0]: log(f"step {newest} of run {run} on {cl.url} is incomplete (its upload was cut: no {SUMS} or "
+                              f"files missing): passed over")
+    if tokenizer_dir is None:
+        from .common import base_dir   # imports torch: only when no directory is given
+        tokenizer_dir = base_dir() / "tokenizer"
+    ckpt_dir, tok_dir = Path(ckpt_dir), Path(tokenizer_dir)
+    tok = _tokenizer_at(cl, run, cands[0], steps, tok_dir, log)        # refused before anything is downloaded
+    ckpt_dir.mkdir(parents=True, exist_ok=True)
+    for s in cands:
+        try: _fetch_step(cl, run, s, steps[s], ckpt_dir, log); break
+        except (EndlexError, FileNotFoundError) as e:
+            if isinstance(e, (AuthError, RetryableError)): raise
+            shutil.rmtree(ckpt_dir / f".fetch_{s:06d}", ignore_errors=True)
+            log(f"step {s} of run {run} on {cl.url} is not whole ({e}); taking the one before")
+    else: raise FileNotFoundError(f"no checkpoint of run {run!r} on {cl.url} is whole (tried steps {cands})")
+    if tok is not None:
+        if s != cands[0]: tok = _tokenizer_at(cl, run, s, steps, tok_dir, log)
+        for f in tok[2]: _fetch_verified(cl, run, tok[0], f, tok_dir / _kind(f)[1], tok[1], log)
+    _fetch_record(cl, run, info, ckpt_dir, log)
+    return s
 
 # %% ../nbs/11_telemetry.ipynb #5e1a9c02
 def stage_tracker(run_dir, prefix: str, rank: int | None = None, **kwargs) -> Tracker | None:
@@ -946,6 +1076,8 @@ def main(argv=None):
     d.add_argument("run"); d.add_argument("--step", type=int, default=None, help="only this step's files (as the server lists it)")
     d.add_argument("--all", action="store_true", help="every step, not only the latest base and SFT checkpoints")
     d.add_argument("--with-optim", action="store_true", help="also the optimizer state (rank*_*.pt), to resume training")
+    d.add_argument("--resume", action="store_true", help="only what resuming pretraining needs: the latest complete checkpoint "
+                   "with every rank's state, the tokenizer and the run record")
     d.add_argument("--tag", default=None, help="local checkpoint tag (default: the run name)")
     d.add_argument("--base-dir", default=None, help="default $ARCHERCHAT_BASE_DIR")
     d.add_argument("--force", action="store_true", help="replace local files that differ")
@@ -974,6 +1106,14 @@ def _run_cli(a):
             t = r.get("last_updated")
             print(f"{r.get('name', ''):32} {r.get('project') or '':16} {r.get('num_events', 0):>8}  "
                   f"{time.strftime('%Y-%m-%d %H:%M', time.localtime(t)) if t else '-'}")
+    elif a.cmd == "pull" and a.resume:
+        if a.base_dir is None:
+            from .common import base_dir   # imports torch: only for this subcommand
+            a.base_dir = base_dir()
+        base, tag = Path(a.base_dir), a.tag or a.run
+        step = fetch_checkpoint(a.run, base / "base_checkpoints" / tag, tokenizer_dir=base / "tokenizer", url=a.url, token=a.token)
+        print(f"checkpoint step {step} of run {a.run} verified in {base / 'base_checkpoints' / tag}; continue it with the command "
+              f"that started it plus --resume-from-step latest --tag {tag}" + (f" --run {a.run}" if tag != a.run else ""))
     elif a.cmd == "pull":
         got = pull(a.run, a.step, every=a.all, with_optim=a.with_optim, tag=a.tag, base_dir=a.base_dir, force=a.force,
                    url=a.url, token=a.token)

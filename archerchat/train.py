@@ -15,8 +15,8 @@ from .common import atomic_write, compute_init, compute_cleanup, print0, asset_p
 # %% auto #0
 __all__ = ['PEAK_BF16_FLOPS', 'SAMPLE_PROMPTS', 'MULTI_GPU_ENV', 'plan_for', 'build_model', 'reference_lrs_for',
            'setup_optimizer', 'apply_schedules', 'peak_flops', 'mfu', 'validation_bpb', 'generate_greedy',
-           'sample_prompts', 'StopRequest', 'NonFiniteLossError', 'TrainConfig', 'check_data', 'pretrain',
-           'config_from_args', 'main', 'evaluate_base']
+           'sample_prompts', 'StopRequest', 'NonFiniteLossError', 'TrainConfig', 'check_data', 'resume_from_home',
+           'pretrain', 'config_from_args', 'main', 'evaluate_base']
 
 # %% ../nbs/07_speedrun.ipynb #61bcc115
 from .scaling import plan, lr_multiplier, muon_momentum, weight_decay_at, B_REF, MATRIX_LR, EMBEDDING_LR, UNEMBEDDING_LR, SCALAR_LR
@@ -26,6 +26,7 @@ from .evaluation import evaluate_bpb, evaluate_core
 from .checkpoints import (_jsonable, save_checkpoint, checkpoint_steps, find_last_step, load_checkpoint,
                                     find_checkpoint_dir, run_dir, load_model)
 from .fp8 import convert_to_fp8, disable_fp8
+from .telemetry import tokenizer_files
 
 # %% ../nbs/07_speedrun.ipynb #5a3dd5ae
 def plan_for(depth: int, vocab_size: int, *, sequence_len: int = 2048, device_batch_size: int = 32, world_size: int = 1,
@@ -178,7 +179,8 @@ class TrainConfig:
     # checkpoints
     save_every: int = -1
     keep_last: int | None = 2
-    resume_from_step: int | str | None = None   # a step, 'latest', or 'auto' (latest if any, else start fresh)
+    resume_from_step: int | str | None = None   # a step, 'latest', 'auto' (latest if any, here or on the Endlex server,
+                                                # else start fresh) or 'home' (the latest complete one on the server)
     # naming
     tag: str | None = None                      # checkpoint directory name, default d{depth}
     run: str | None = None                      # telemetry run name, default the tag
@@ -231,8 +233,62 @@ def _set_rng_state(st: dict, device):
 def _resolve_resume(resume, ckpt_dir) -> int | None:
     if resume is None or resume == -1: return None
     if resume == "auto": return checkpoint_steps(ckpt_dir)[-1] if checkpoint_steps(ckpt_dir) else None
-    if resume == "latest": return find_last_step(ckpt_dir)
+    if resume in ("latest", "home"): return find_last_step(ckpt_dir)
     return int(resume)
+
+def resume_from_home(mode: str, run: str, ckpt_dir, quiet: bool = False) -> tuple[int | None, str]:
+    """The Endlex server's part of `--resume-from-step auto|home`, on rank 0 before anything else is loaded: fetch the
+    latest complete checkpoint of `run` (with its tokenizer and run record, 11's `fetch_checkpoint`) into `ckpt_dir`.
+    'home' always asks the server and stops with one line when it cannot; 'auto' asks only when `ckpt_dir` has no
+    checkpoint and `ENDLEX_URL` is set, and never stops the run for the server (one line says what happened).
+    Returns `(step or None, state)`, state 'local', 'offline', 'fetched', 'none', 'unreachable' or 'refused'. The run
+    scripts call it before their tokenizer stage (`quiet`: pretraining says it again), so that the run's tokenizer comes too."""
+    from archerchat.telemetry import fetch_checkpoint, RunNotFound, AuthError, EndlexError
+    url = os.environ.get("ENDLEX_URL", "")
+    if mode == "auto" and checkpoint_steps(ckpt_dir): return None, "local"
+    if not url:
+        if mode == "home": raise ValueError("--resume-from-step home fetches the checkpoint from the Endlex server: set ENDLEX_URL (and ENDLEX_TOKEN)")
+        return None, "offline"
+    say = lambda m: None if quiet else print(f"[archerchat.train] {m}", file=sys.stderr, flush=True)
+    try:
+        step = fetch_checkpoint(run, ckpt_dir, log=print0)
+        print0(f"fetched checkpoint step {step} of run {run} from {url} into {ckpt_dir}")
+        return step, "fetched"
+    except RunNotFound as e:
+        if mode == "home": raise
+        say(f"run {run} is not on {url} yet: nothing to resume, starting from scratch"); return None, "none"
+    except FileNotFoundError as e:
+        if mode == "home": raise
+        say(f"{e}; starting from scratch"); return None, "none"
+    except AuthError as e:
+        if mode == "home": raise
+        say(f"{e}. No checkpoint fetched; run {run} logs locally only (with the right token, `python -m archerchat.telemetry "
+            f"sync {ckpt_dir}` sends it all)"); return None, "refused"
+    except EndlexError as e:
+        if mode == "home": raise EndlexError(f"the Endlex server {url} is unreachable ({e}); start it (or fix ENDLEX_URL) and "
+                                             f"run the same command again") from e
+        say(f"Endlex {url} is unreachable ({e}): no checkpoint of run {run} fetched, starting from scratch"); return None, "unreachable"
+
+def _home_for_ranks(mode, run: str, ckpt_dir, rank: int, ddp: bool) -> tuple[int | None, str | None]:
+    "`resume_from_home` on rank 0 only; its answer (or its error) reaches every rank."
+    if mode not in ("auto", "home"): return None, None
+    box = [None]
+    if rank == 0:
+        try: box[0] = resume_from_home(mode, run, ckpt_dir)
+        except Exception as e: box[0] = e
+    if ddp: dist.broadcast_object_list(box, src=0)
+    if isinstance(box[0], Exception): raise box[0]
+    return box[0]
+
+def _model_diff(saved: dict, wanted: dict) -> tuple[str, str] | None:
+    "How two model configs differ, for a person: ('depth 2, vocabulary 512', 'depth 3, vocabulary 512'), or None."
+    keys = [k for k in sorted(set(saved) | set(wanted)) if saved.get(k) != wanted.get(k)]
+    if not keys: return None
+    derived = ("n_embd", "n_head", "n_kv_head") if "n_layer" in keys else ()   # follow from the depth
+    shown = list(dict.fromkeys(["n_layer", "vocab_size"] + [k for k in keys if k not in derived]))
+    names = {"n_layer": "depth", "vocab_size": "vocabulary"}
+    fmt = lambda c: ", ".join(f"{names.get(k, k)} {c.get(k)}" for k in shown)
+    return fmt(saved), fmt(wanted)
 
 # %% ../nbs/07_speedrun.ipynb #a0e2ee86
 @dataclass
@@ -265,6 +321,7 @@ class _Run:
     timed_steps: int = 0
     session_steps: int = 0
     history: list = dataclasses.field(default_factory=list)
+    ckpt_s: list = dataclasses.field(default_factory=list)    # seconds each checkpoint of this session held the loop
     samples: list | None = None
     core: dict | None = None
     @property
@@ -275,6 +332,9 @@ def _setup(cfg, ddp, rank, world, device, res) -> _Run:
     from archerchat.data import PackedLoader
     from archerchat.telemetry import Tracker
     t_setup = time.time()
+    tag = cfg.tag or f"d{cfg.depth}"
+    ckpt_dir = run_dir(tag)
+    home_step, remote = _home_for_ranks(cfg.resume_from_step, cfg.run or tag, ckpt_dir, rank, ddp)   # tokenizer included
     tokenizer = get_tokenizer()                         # a clear error naming the command when missing
     token_bytes = get_token_bytes(device)
     check_data(cfg.data_dir, device)
@@ -286,8 +346,6 @@ def _setup(cfg, ddp, rank, world, device, res) -> _Run:
     if k < 1 or k * world != (cfg.data_world_size or world):
         raise ValueError(f"data_world_size={cfg.data_world_size} must be a multiple of the world size {world}")
     _check_data_split(cfg, p, k)
-    tag = cfg.tag or f"d{cfg.depth}"
-    ckpt_dir = run_dir(tag)
     print0(f"{'=' * 30} ArcherChat pretraining: {tag} {'=' * 30}")
     if not auto: print0(str(p))
     print0(f"device {device} x {world} rank(s) | checkpoints and metrics in {ckpt_dir}")
@@ -298,16 +356,16 @@ def _setup(cfg, ddp, rank, world, device, res) -> _Run:
     if not auto: check_memory(model, B, T, world, p.total_batch_size, device, dtype)
     model.to_empty(device=device)
     model.init_weights()
-    resume_step = _resolve_resume(cfg.resume_from_step, ckpt_dir)
+    resume_step = home_step if home_step is not None else _resolve_resume(cfg.resume_from_step, ckpt_dir)
     rank_state, meta = None, None
     if resume_step is not None:
         model_state, rank_state, meta = load_checkpoint(ckpt_dir, resume_step, device=device, rank=rank)
         if meta.get("world_size", 1) != world:
             raise ValueError(f"checkpoint step {resume_step} of {tag} was written by {meta['world_size']} rank(s); resume it with "
                              f"the same number (now {world}), e.g. torchrun --nproc_per_node={meta['world_size']}")
-        if meta["model_config"] != json.loads(json.dumps(_jsonable(asdict(model.config)))):
-            raise ValueError(f"checkpoint {ckpt_dir} step {resume_step} holds a different model ({meta['model_config']}); "
-                             f"resume with the same --depth/--window-pattern/--max-seq-len, or pick another --tag")
+        if diff := _model_diff(meta["model_config"], json.loads(json.dumps(_jsonable(asdict(model.config))))):
+            raise ValueError(f"checkpoint step {resume_step} in {ckpt_dir} is a model of {diff[0]}, but this run builds one of "
+                             f"{diff[1]}; resume with the checkpoint's settings (and its tokenizer), or pick another --tag")
         model.load_state_dict(model_state)
         del model_state
         print0(f"resuming {tag} from step {resume_step}")
@@ -353,8 +411,11 @@ def _setup(cfg, ddp, rank, world, device, res) -> _Run:
     r.val_bpb, r.min_val_bpb = ls.get("val_bpb"), ls.get("min_val_bpb", float("inf"))
     r.timed_steps = ls.get("timed_steps", 0)
     r.peak = peak_flops(device)
-    r.tracker = res["tracker"] = Tracker("archerchat", cfg.run or tag, config=dict(train=asdict(cfg), plan=_jsonable(p)),
-                                         run_dir=ckpt_dir, rank=rank)
+    # the run on the server is what it trains, not how it was started: a resumed run (from here or from home) continues it
+    train_cfg = {k: v for k, v in asdict(cfg).items() if k != "resume_from_step"}
+    r.tracker = res["tracker"] = Tracker("archerchat", cfg.run or tag, config=dict(train=train_cfg, plan=_jsonable(p)),
+                                         run_dir=ckpt_dir, rank=rank, force=remote == "fetched",
+                                         **({"url": ""} if remote == "refused" else {}))
     # nanochat's name for the run's settings, with the reference (un-scaled) learning rates filled in: SFT inherits them
     r.user_config = dict(asdict(cfg), matrix_lr=cfg.matrix_lr or MATRIX_LR, embedding_lr=cfg.embedding_lr or EMBEDDING_LR,
                          unembedding_lr=cfg.unembedding_lr or UNEMBEDDING_LR, scalar_lr=cfg.scalar_lr or SCALAR_LR,
@@ -419,6 +480,7 @@ def _evaluate(r: _Run, step: int, last: bool):
 def _save(r: _Run, step: int):
     "Checkpoint `step`: the model (rank 0), each rank's optimizer and loader state, and the meta file with the loop state."
     p, cfg, ckpt_dir = r.p, r.cfg, r.ckpt_dir
+    t0 = time.time()
     loop_state = dict(smooth_train_loss=r.smooth, total_training_time=r.total_time, val_bpb=r.val_bpb, min_val_bpb=r.min_val_bpb,
                       timed_steps=r.timed_steps)
     meta = dict(step=step, world_size=r.world, data_world_size=r.world * r.k, model_config=asdict(r.orig_model.config),
@@ -431,7 +493,11 @@ def _save(r: _Run, step: int):
     if r.master:
         files = [ckpt_dir / f"model_{step:06d}.pt", ckpt_dir / f"meta_{step:06d}.json"] + sorted(ckpt_dir.glob(f"rank*_{step:06d}.pt"))
         r.tracker.sync_checkpoint(files, step)
-        print0(f"step {step:05d} | checkpoint saved to {ckpt_dir}")
+        r.tracker.sync_checkpoint(tokenizer_files(), step, prefix="tokenizer.")   # every step on the server resumable alone
+        dt = time.time() - t0
+        r.ckpt_s.append(dt)
+        r.tracker.log({"checkpoint/save_s": dt}, step=step)
+        print0(f"step {step:05d} | checkpoint saved to {ckpt_dir} in {dt:.2f}s")
 
 # %% ../nbs/07_speedrun.ipynb #fb386c75
 def _sync(device):
@@ -543,7 +609,7 @@ def _summary(r: _Run, status: str, step: int) -> dict:
     med_dt = sorted(timed)[len(timed) // 2] if timed else None
     return dict(status=status, tag=r.tag, step=step, num_iterations=p.num_iterations, history=r.history, val_bpb=r.val_bpb,
                 min_val_bpb=r.min_val_bpb, total_training_time=r.total_time, core=r.core, samples=r.samples, ckpt_dir=str(r.ckpt_dir),
-                plan_table=str(p), optimizer_state_gib=opt_gib, tok_per_sec=p.total_batch_size / med_dt if med_dt else None,
+                plan_table=str(p), optimizer_state_gib=opt_gib, checkpoint_s=r.ckpt_s, tok_per_sec=p.total_batch_size / med_dt if med_dt else None,
                 mfu=mfu(p.flops_per_token, p.total_batch_size / med_dt, r.peak, r.world) if med_dt else None,
                 peak_mem_gib=torch.cuda.max_memory_allocated(device) / 2**30 if device.type == "cuda" else None)
 
@@ -575,7 +641,8 @@ def _parser():
     a("--sample-every", type=int, default=f.sample_every)
     a("--save-every", type=int, default=f.save_every, help="checkpoint every N steps (-1: only at the end and on Ctrl-C)")
     a("--keep-last", type=int, default=f.keep_last, help="keep this many checkpoints (0: all)")
-    a("--resume-from-step", default=None, help="a step, 'latest', or 'auto' (latest if there is one)")
+    a("--resume-from-step", default=None, help="a step, 'latest', 'auto' (the latest here; with ENDLEX_URL set and none here, the "
+      "latest complete one on the Endlex server; else start fresh) or 'home' (the latest complete one on the server)")
     a("--resume", dest="resume_from_step", action="store_const", const="latest", help="= --resume-from-step latest")
     a("--tag", "--model-tag", dest="tag", default=None, help="checkpoint directory name (default d{depth})")
     a("--run", default=None, help="telemetry run name (default: the tag)")
@@ -599,9 +666,9 @@ def config_from_args(argv=None) -> tuple[TrainConfig, bool]:
     args = vars(_parser().parse_args(argv))
     eval_only = args.pop("eval_only")
     r = args["resume_from_step"]
-    if r is not None and r not in ("latest", "auto"):
+    if r is not None and r not in ("latest", "auto", "home"):
         try: args["resume_from_step"] = int(r)
-        except ValueError: raise SystemExit(f"--resume-from-step takes a step number, 'latest' or 'auto', not {r!r}")
+        except ValueError: raise SystemExit(f"--resume-from-step takes a step number, 'latest', 'auto' or 'home', not {r!r}")
     if args["keep_last"] == 0: args["keep_last"] = None
     return TrainConfig(**args), eval_only
 

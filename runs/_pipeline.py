@@ -4,7 +4,7 @@ Pretraining and evaluation run as `python -m archerchat.train` (torchrun when mo
 code a user would launch by hand; the commands are printed before they run. With ENDLEX_URL (and ENDLEX_TOKEN) set, every
 stage reports to one Endlex run named after the tag (see notebook 11), so the cloud box can go once the report is sent."""
 import argparse, json, subprocess, sys
-from archerchat.train import plan_for, build_model
+from archerchat.train import plan_for, build_model, resume_from_home
 from archerchat.scaling import check_memory, largest_fitting_batch
 from archerchat.pipeline import (run_stage, print_plan, write_report, ensure_tokenizer, launch_env, torchrun_cmd, run_cmd,
                                  config_args)
@@ -113,6 +113,8 @@ def gpu_pipeline(args, title: str):
             f"{short['sft_iterations']} SFT steps; {short['chat_max_problems']} chat problems per task"] if short else []))
     if args.dry_run: return dict(plan=p, pretrain=pre_cmd, base_eval=eval_cmd, sft=sft_cmd, chat_eval=chat_cmd)
     check_remote(tag)          # one clear line about the server; a refused token: every stage logs locally only
+    if "pretrain" in args.stages and not (root / "stages" / "pretrain.json").exists():
+        resume_from_home("auto", tag, root, quiet=True)   # a fresh box after a lost one: checkpoint and tokenizer from home
 
     done, bg = {}, None
     want = set(args.stages)

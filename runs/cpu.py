@@ -13,7 +13,7 @@ base_checkpoints/<tag>/ (checkpoints, metrics.jsonl, report.md, curves.png, stag
 recorded there: run the same command again to continue after an interruption.
 """
 import argparse, json, sys
-from archerchat.train import TrainConfig, pretrain, evaluate_base, plan_for, reference_lrs_for
+from archerchat.train import TrainConfig, pretrain, evaluate_base, plan_for, reference_lrs_for, resume_from_home
 from archerchat.pipeline import write_report, run_stage, print_plan, ensure_tokenizer, run_cmd
 from archerchat.checkpoints import run_dir
 from archerchat.evaluation import embedded_core_dir
@@ -92,6 +92,7 @@ def stage_chat_eval():
 
 
 done = {}
+resume_from_home("auto", cfg.run or cfg.tag, root, quiet=True)   # a fresh box after a lost one: checkpoint and tokenizer from home
 done["tokenizer"] = run_stage(root, "tokenizer", lambda: ensure_tokenizer(VOCAB, MAX_CHARS))
 done["pretrain"] = run_stage(root, "pretrain", stage_pretrain)
 if done["pretrain"]["status"] != "done":

@@ -16,6 +16,8 @@
 #   bash runs/bench/gpu_session.sh d12plan    # d12 with each program's own batch (-1), 200 steps, one ArcherChat seed    ~9 min
 #   bash runs/bench/gpu_session.sh packing    # d12, 160 steps: nanochat, bestfit, longfirst; nanochat's rows and whole docs ~7 min
 #   bash runs/bench/gpu_session.sh flow       # runs/speedrun.py --short through torchrun, Endlex on loopback; pull; chat ~8 min
+#   bash runs/bench/gpu_session.sh preempt    # d8 40 steps; the same killed (SIGKILL) after its step-20 checkpoint is on
+#                                             # Endlex, resumed on an empty base dir with one command; losses 21..40  ~3 min
 #   bash runs/bench/gpu_session.sh autobatch  # d12, d20, d24 with --device-batch-size auto: size, estimate, peak; 3 steps ~7 min
 # Flags after the name go to runs/vs_nanochat.py (last one wins), e.g. a CPU rehearsal of the flow of a command:
 #   SKIP_WHEELS=1 PYTHON=.venv/bin/python bash runs/bench/gpu_session.sh packing --device-type cpu --depth 2 ...
@@ -152,6 +154,18 @@ autobatch)   # d12, d20 and d24 each choose their device batch (--device-batch-s
             || echo "d$d ended with status $?" | tee -a "$log"
         rm -rf "$ARCHERCHAT_BASE_DIR/base_checkpoints/autobatch-d$d"   # checkpoints of several GB each, not needed
     done;;
+preempt)   # a lost cloud box costs minutes, not the run (runs/bench/preempt.py): flags after the name go to archerchat.train
+    shift; setup
+    export PYTHONPATH=$PYTHONPATH:$B/endlex ENDLEX_URL=http://127.0.0.1:8766 ENDLEX_TOKEN=gpu-session-token
+    ENDLEX_DATA=$B/endlex_preempt setsid ${ENDLEX_PYTHON:-$PY} -m uvicorn endlex.server.app:create_app --factory --host 127.0.0.1 \
+        --port 8766 >"$OUT/endlex_preempt.log" 2>&1 < /dev/null &
+    srv=$!; sleep 5
+    tok=(--vocab-size 32768 --tok-max-chars 20000000)
+    [ -f "$B/base/tokenizer/tokenizer.bpe" ] && tok=(--tokenizer-dir "$B/base/tokenizer")
+    timeout 230 $PY runs/bench/preempt.py --work "$B/preempt" --out "$OUT" --checkpoint-step 20 "${tok[@]}" -- --depth 8 \
+        --num-iterations 40 --save-every 10 --device-batch-size 16 --total-batch-size 65536 --eval-every -1 --core-metric-every -1 \
+        --sample-every -1 --no-compile --data-dir "$B/text" "$@" 2>&1 | tee "$OUT/preempt.log" || true
+    kill "$srv" 2>/dev/null || true;;
 *)
-    sed -n 2,23p "$0"; exit 2;;
+    sed -n 2,29p "$0"; exit 2;;
 esac
