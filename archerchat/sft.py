@@ -512,6 +512,8 @@ def _parser():
     t.add_argument("--mmlu-epochs", type=int, default=3); t.add_argument("--gsm8k-epochs", type=int, default=4)
     t.add_argument("--identity-file", default=None, help="JSONL identity conversations (default: base_dir()/identity_conversations.jsonl or the packaged one)")
     t.add_argument("--too-long", default="skip", choices=["skip", "truncate"])
+    t.add_argument("--compile", action=argparse.BooleanOptionalAction, default=None,
+                   help="torch.compile the model (default: on CUDA); --no-compile for a few steps, where compiling costs more than it saves")
     t.add_argument("--doc-mask", type=int, default=1, help="packed conversations do not attend to each other (0: they do, as in nanochat)")
     t.add_argument("--tracker", default="", help="log to a separate run of this telemetry project (empty: to the base model's run)")
     e = sub.add_parser("eval", help="evaluate a chat (or base) model: accuracy per task and ChatCORE")
@@ -548,7 +550,7 @@ def main(argv=None):
                           warmup_ratio=args.warmup_ratio, warmdown_ratio=args.warmdown_ratio, final_lr_frac=args.final_lr_frac,
                           eval_every=args.eval_every, eval_tokens=args.eval_tokens, chatcore_every=args.chatcore_every,
                           chatcore_max_problems=args.chatcore_max_problems, too_long=args.too_long, tracker=tracker,
-                          doc_mask=bool(args.doc_mask))
+                          doc_mask=bool(args.doc_mask), compile=args.compile)
             if tracker is not None: tracker.finish()
             print0(json.dumps({k: v for k, v in s.items() if k != "train_losses"}, default=str))
         else:

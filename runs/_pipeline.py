@@ -97,7 +97,8 @@ def gpu_pipeline(args, title: str):
                                   core_data_dir=args.core_data_dir))
     chat_out = root / "chat_eval.json"
     src = ["--source", args.sft_source] if args.sft_source else []
-    sft_short = ["--num-iterations", str(short["sft_iterations"]), "--eval-every", "-1", "--eval-tokens", str(2 * micro)] if short else []
+    sft_short = ["--num-iterations", str(short["sft_iterations"]), "--eval-every", "-1", "--eval-tokens", str(2 * micro),
+                 "--no-compile"] if short else []
     chat_short = ["-x", str(short["chat_max_problems"]), "-m", str(short["chat_max_new_tokens"])] if short else []
     sft_cmd = launch("archerchat.sft", ["train", "--model-tag", tag, "--run", tag] + src + sft_short)
     chat_cmd = launch("archerchat.sft", ["eval", "-i", "sft", "-g", tag, "--out", str(chat_out)] + src + chat_short)
@@ -109,7 +110,7 @@ def gpu_pipeline(args, title: str):
         "sft: " + " ".join(sft_cmd[1:]), "chat eval: " + " ".join(chat_cmd[1:]),
         "environment: NCCL_NVLS_ENABLE=0 TORCH_SYMM_MEM_DISABLE_MULTICAST=1 NVSHMEM_DISABLE_NVLS=1"]
         + ([f"SHORT FORM (--short): {n_iter} pretraining steps of {micro:,} tokens (one micro-batch per GPU) instead of the plan's "
-            f"{p.num_iterations:,} x {p.total_batch_size:,}; no model compile; CORE on {core_n} items per task; "
+            f"{p.num_iterations:,} x {p.total_batch_size:,}; no model compile (pretraining and SFT); CORE on {core_n} items per task; "
             f"{short['sft_iterations']} SFT steps; {short['chat_max_problems']} chat problems per task"] if short else []))
     if args.dry_run: return dict(plan=p, pretrain=pre_cmd, base_eval=eval_cmd, sft=sft_cmd, chat_eval=chat_cmd)
     check_remote(tag)          # one clear line about the server; a refused token: every stage logs locally only
