@@ -6,12 +6,12 @@
 __all__ = ['ArcherChatConfig', 'window_sizes', 'has_value_embed', 'norm', 'rotary', 'apply_rotary', 'visible', 'Attention', 'MLP',
            'Block', 'ArcherChatForCausalLM']
 
-# %% ../nbs/20a_hf_model.ipynb #45592307
+# %% ../nbs/20a_hf_model.ipynb #7dd6c5af
 import math
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-from transformers import GenerationMixin, PreTrainedModel
+from transformers import DynamicCache, GenerationMixin, PreTrainedModel
 from transformers.modeling_outputs import CausalLMOutputWithPast
 try: from transformers import PreTrainedConfig
 except ImportError: from transformers import PretrainedConfig as PreTrainedConfig   # transformers < 5
@@ -152,9 +152,7 @@ class ArcherChatForCausalLM(PreTrainedModel, GenerationMixin):
         if input_ids is None:
             raise ValueError("ArcherChat needs input_ids: its value embeddings and smear gate look the tokens up, so inputs_embeds cannot replace them")
         cache = cache if cache is not None else past_key_values   # the argument's name in transformers >= 5 and before
-        if cache is None and use_cache:
-            from transformers import DynamicCache
-            cache = DynamicCache()
+        if cache is None and use_cache: cache = DynamicCache()
         past = cache.get_seq_length() if cache is not None else 0
         B, T = input_ids.shape
         if attention_mask is not None and not bool(attention_mask.bool().all()):
