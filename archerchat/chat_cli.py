@@ -8,9 +8,11 @@ import argparse, sys, os
 from .common import autodetect_device_type
 from .engine import Engine, cast_for_inference
 from .sft import render_for_completion
+from .tasks import gsm8k_parts
 
 # %% auto #0
-__all__ = ['ROLES', 'check_messages', 'render_prompt', 'stream_text', 'load_engine', 'write_demo_checkpoint', 'parser', 'main']
+__all__ = ['ROLES', 'check_messages', 'reply_parts', 'render_prompt', 'ReplyText', 'reply_text', 'stream_text', 'load_engine',
+           'write_demo_checkpoint', 'parser', 'main']
 
 # %% ../nbs/10_chat_cli.ipynb #a9d05672
 ROLES = ("system", "user", "assistant")
@@ -37,25 +39,83 @@ def check_messages(messages, max_messages: int = 500, max_chars: int = 8000) -> 
     if not turns or turns[-1]["role"] != "user": raise ValueError("the last message must be from the user (the model answers it)")
     return out
 
+def reply_parts(text: str):
+    """An assistant reply as the front ends show it (`reply_text`, below) back in the parts it was generated as: each
+    `<<code=output>>` becomes a `python` part and its `python_output` part (GSM8K's notation, read by `12`'s
+    `gsm8k_parts`), so that a conversation sent back renders to the tokens the model produced. Text without a call,
+    or with an empty one, stays text."""
+    if "<<" not in text: return text
+    parts = gsm8k_parts(text)
+    calls = [p["text"] for p in parts if p["type"] == "python"]
+    return parts if calls and all(c.strip() for c in calls) else text
+
 def render_prompt(tokenizer, messages) -> list[int]:
     """Token ids of a validated conversation, ending with `<|assistant_start|>` so the model writes the next assistant
-    turn. The layout is `06`'s `render_for_completion`, the same code that rendered the fine-tuning data."""
-    return render_for_completion(tokenizer, {"messages": check_messages(messages)})
+    turn. The layout is `06`'s `render_for_completion`, the same code that rendered the fine-tuning data; assistant
+    turns go through `reply_parts`, so a tool call shown in an earlier reply is a tool call again."""
+    msgs = [dict(m, content=reply_parts(m["content"])) if m["role"] == "assistant" else m for m in check_messages(messages)]
+    return render_for_completion(tokenizer, {"messages": msgs})
 
 # %% ../nbs/10_chat_cli.ipynb #66ef910e
-def stream_text(engine: Engine, tokens: list[int], **kwargs):
-    """Yield the text of row 0's completion piece by piece as it is generated (stop token excluded; never half a
-    UTF-8 character). `kwargs` go to `Engine.generate` (max_tokens, temperature, top_k, top_p, seed)."""
-    tok, out, shown = engine.tokenizer, [], ""
+class ReplyText:
+    """A reply's tokens as the text a person reads, one token at a time (`push`, then `flush` at the end): ordinary
+    tokens decoded (a run that ends inside a UTF-8 character waits for the rest), special tokens never shown as such.
+    A tool call `<|python_start|>code<|python_end|><|output_start|>output<|output_end|>` shows as `<<code=output>>`
+    (a call without output as `<<code>>`); every other special token shows as nothing."""
+    def __init__(self, tokenizer):
+        self.tok = tokenizer
+        self.special = {tokenizer.encode_special(s): s for s in tokenizer.get_special_tokens()}
+        self.run, self.shown, self.owed = [], "", ""   # ordinary ids since the last special, their text given out, a '>>' owed
+
+    def _end_run(self) -> str:
+        out = self.tok.decode(self.run)[len(self.shown):] if self.run else ""
+        self.run, self.shown = [], ""
+        return out
+
+    def push(self, t: int) -> str:
+        "The text token `t` adds to the reply (often '')."
+        name = self.special.get(t)
+        if name is None:
+            self.run.append(t)
+            out, self.owed, text = self.owed, "", self.tok.decode(self.run)
+            if text.endswith("\ufffd"): return out                # half a character: wait for the rest
+            out, self.shown = out + text[len(self.shown):], text
+            return out
+        out = self._end_run()
+        if name == "<|output_start|>":                               # the call's output follows: <<code=output>>
+            out, self.owed = out + ("=" if self.owed else "<<="), ""
+            return out
+        out, self.owed = out + self.owed, ""
+        if name == "<|python_start|>": out += "<<"
+        elif name == "<|python_end|>": self.owed = ">>"             # closed now or by the output that may follow
+        elif name == "<|output_end|>": out += ">>"
+        return out
+
+    def flush(self) -> str:
+        "What is still held back when the reply ends."
+        out = self._end_run() + self.owed
+        self.owed = ""
+        return out
+
+def reply_text(tokenizer, ids) -> str:
+    "The text of a whole reply's token ids (stop token excluded) as the front ends show it (`ReplyText`)."
+    r = ReplyText(tokenizer)
+    return "".join(r.push(t) for t in ids) + r.flush()
+
+def stream_text(engine: Engine, tokens: list[int], info: dict | None = None, **kwargs):
+    """Yield the text of row 0's completion piece by piece as it is generated (`ReplyText`: stop token excluded, never
+    half a UTF-8 character, no special token). `kwargs` go to `Engine.generate` (max_tokens, temperature, top_k,
+    top_p, seed). `info`, if given, receives `completion_tokens` (the tokens generated: tool output and the stop token
+    included) and `finish_reason` ('stop' at a stop token; 'length' when `max_tokens` or the context ran out)."""
+    r, n, reason = ReplyText(engine.tokenizer), 0, "length"
     for column, _ in engine.generate(tokens, num_samples=1, **kwargs):
-        t = column[0]
-        if t in engine.stop_tokens: break
-        out.append(t)
-        text = tok.decode(out)
-        if not text.endswith("\ufffd") and len(text) > len(shown):
-            yield text[len(shown):]; shown = text
-    text = tok.decode(out)
-    if len(text) > len(shown): yield text[len(shown):]
+        t, n = column[0], n + 1
+        if t in engine.stop_tokens: reason = "stop"; break
+        piece = r.push(t)
+        if piece: yield piece
+    piece = r.flush()
+    if info is not None: info.update(completion_tokens=n, finish_reason=reason)
+    if piece: yield piece
 
 # %% ../nbs/10_chat_cli.ipynb #7273deab
 def load_engine(source: str = "sft", tag: str | None = None, step: int | None = None, device: str | None = None, **engine_kw):
