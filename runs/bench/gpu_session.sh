@@ -11,6 +11,7 @@
 #   bash runs/bench/gpu_session.sh d12plan    # d12 with each program's own batch (-1), 200 steps, one ArcherChat seed    ~9 min
 #   bash runs/bench/gpu_session.sh packing    # d12, 160 steps: nanochat, bestfit, longfirst; nanochat's rows and whole docs ~7 min
 #   bash runs/bench/gpu_session.sh flow       # runs/d8.py offline, short, logging to Endlex on loopback; pull; one chat ~6 min
+#   bash runs/bench/gpu_session.sh loader     # the dataloader: packed tok/s per rank with 1-8 tokenizer threads, to the GPU ~2 min
 # Flags after the name go to runs/vs_nanochat.py (last one wins), e.g. a CPU rehearsal of the flow of a command:
 #   SKIP_WHEELS=1 PYTHON=.venv/bin/python bash runs/bench/gpu_session.sh packing --device-type cpu --depth 2 ...
 # Device time is short (30 minutes a session, machine start included): in order of what they prove, d8, d12, core,
@@ -82,6 +83,10 @@ print(c.replace('--packing bestfit', '--packing longfirst').replace('--tag seed4
     timeout 60 $PY runs/bench/packing_eval.py --data-dir "$B/text" --eval-tokens ${PACK_EVAL_TOKENS:-2097152} --out "$OUT/packing.md" \
         nanochat=nanochat:$r/nanochat_base bestfit=$r/archerchat_base:seed42 longfirst=$r/archerchat_base:longfirst \
         2>&1 | tee -a "$OUT/longfirst.log" || true;;
+loader)   # the dataloader on this host's CPUs into the GPU (notebook 04, Appendix A): B=32, T=2048, vocab 32,768
+    shift; setup
+    timeout 300 $PY runs/bench/bench_dataloader.py --data-dir "$B/text" --threads 1,2,4,8 --device cuda \
+        --out "$OUT/bench_dataloader.json" "$@" 2>&1 | tee "$OUT/bench_dataloader.log" || true;;
 flow)   # flags after the name go to runs/d8.py here
     shift; setup
     export PYTHONPATH=$PYTHONPATH:$B/endlex ENDLEX_URL=http://127.0.0.1:8765 ENDLEX_TOKEN=gpu-session-token
@@ -97,5 +102,5 @@ flow)   # flags after the name go to runs/d8.py here
     ARCHERCHAT_BASE_DIR=$B/home timeout 120 $PY -m archerchat.chat_cli -i sft -g d8 -p "Why is the sky blue?" 2>&1 \
         | tee -a "$OUT/flow.log" || true;;
 *)
-    sed -n 2,22p "$0"; exit 2;;
+    sed -n 2,23p "$0"; exit 2;;
 esac
