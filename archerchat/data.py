@@ -420,7 +420,7 @@ def validation_loader(tokenizer, B: int, T: int, *, data_dir=None, device="cpu",
     return PackedLoader(tokenizer, B, T, "val", data_dir=data_dir, device=device, rank=rank, world_size=world_size,
                         **NANOCHAT_PACKING, **kw)
 
-# %% ../nbs/04_dataloader.ipynb #da294788
+# %% ../nbs/04_dataloader.ipynb #ea355fc2
 @dataclass(frozen=True)
 class ShardSource:
     "A sharded pretraining corpus on the Hub: `{base_url}/shard_{i:05d}.parquet` for `i < num_shards`; the last shard is validation."
