@@ -391,7 +391,7 @@ class PackedLoader:
 
     @property
     def cropped_fraction(self) -> float:
-        "Cropped share of the tokens tokenized so far (with `prefix_only`, long documents count only their tokenized prefix: a lower bound)."
+        "Cropped share of the tokens taken from the buffer so far (with `prefix_only`, long documents count only their tokenized prefix: a lower bound)."
         return self.packer.cropped_fraction
 
     def close(self):
