@@ -540,7 +540,7 @@ def train_rustbpe(texts, vocab_size: int) -> Tokenizer:
     except ImportError as e: raise ImportError("rustbpe is not installed: `pip install rustbpe` (a dev dependency)") from e
     rb = rustbpe.Tokenizer()
     rb.train_from_iterator(iter(texts), _check_vocab_size(vocab_size) + 256, pattern=SPLIT_PATTERN)
-    return Tokenizer([bytes(b) for b, r in sorted(rb.get_mergeable_ranks(), key=lambda x: x[1])])
+    return Tokenizer([bytes(b) for b, r in sorted(rb.get_mergeable_ranks(), key=lambda x: x[1])], rb.get_pattern())
 
 def eval_tokenizer(tok_dir=None, data_dir=None, compare_rustbpe: bool = True) -> dict:
     "Bytes/token of the saved tokenizer on the validation shard, beside `rustbpe` trained on the same text."

@@ -19,6 +19,7 @@
 #   bash runs/bench/gpu_session.sh preempt    # d8 40 steps; the same killed (SIGKILL) after its step-20 checkpoint is on
 #                                             # Endlex, resumed on an empty base dir with one command; losses 21..40  ~3 min
 #   bash runs/bench/gpu_session.sh autobatch  # d12, d20, d24 with --device-batch-size auto: size, estimate, peak; 3 steps ~7 min
+#   bash runs/bench/gpu_session.sh loader     # the dataloader: packed tok/s per rank with 1-8 tokenizer threads, to the GPU ~2 min
 # Flags after the name go to runs/vs_nanochat.py (last one wins), e.g. a CPU rehearsal of the flow of a command:
 #   SKIP_WHEELS=1 PYTHON=.venv/bin/python bash runs/bench/gpu_session.sh packing --device-type cpu --depth 2 ...
 # The two d24 commands run on the same machine one after the other (both programs' runs do not fit one command's 10
@@ -114,6 +115,10 @@ print(c.replace('--packing bestfit', '--packing longfirst').replace('--tag seed4
     timeout 60 $PY runs/bench/packing_eval.py --data-dir "$B/text" --eval-tokens ${PACK_EVAL_TOKENS:-2097152} --out "$OUT/packing.md" \
         nanochat=nanochat:$r/nanochat_base bestfit=$r/archerchat_base:seed42 longfirst=$r/archerchat_base:longfirst \
         2>&1 | tee -a "$OUT/longfirst.log" || true;;
+loader)   # the dataloader on this host's CPUs into the GPU (notebook 04, Appendix A): B=32, T=2048, vocab 32,768
+    shift; setup
+    timeout 300 $PY runs/bench/bench_dataloader.py --data-dir "$B/text" --threads 1,2,4,8 --device cuda \
+        --out "$OUT/bench_dataloader.json" "$@" 2>&1 | tee "$OUT/bench_dataloader.log" || true;;
 flow)   # the speedrun as a user runs it, in its short form: Endlex on loopback, runs/speedrun.py --short through torchrun at
         # world size 1 (every stage), then the home box: a fresh base directory pulls the run, chats with the SFT model,
         # and finds the report and the curves. Flags after the name go to runs/speedrun.py.
@@ -167,5 +172,5 @@ preempt)   # a lost cloud box costs minutes, not the run (runs/bench/preempt.py)
         --sample-every -1 --no-compile --data-dir "$B/text" "$@" 2>&1 | tee "$OUT/preempt.log" || true
     kill "$srv" 2>/dev/null || true;;
 *)
-    sed -n 2,29p "$0"; exit 2;;
+    sed -n 2,30p "$0"; exit 2;;
 esac
