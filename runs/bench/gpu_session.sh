@@ -172,5 +172,5 @@ preempt)   # a lost cloud box costs minutes, not the run (runs/bench/preempt.py)
         --sample-every -1 --no-compile --data-dir "$B/text" "$@" 2>&1 | tee "$OUT/preempt.log" || true
     kill "$srv" 2>/dev/null || true;;
 *)
-    sed -n 2,30p "$0"; exit 2;;
+    sed -n '2,/^set -euo/p' "$0" | sed '$d'; exit 2;;
 esac
