@@ -139,7 +139,7 @@ class RLConfig:
     matrix_lr: float = 0.02
     weight_decay: float = 0.0
     init_lr_frac: float = 0.05         # the lrs above times this at step 0, then linearly down to 0
-    eval_every: int = 60               # pass@k every this many steps (and before the first and after the last)
+    eval_every: int = 60               # pass@k every this many steps, and always before the first and after the last
     eval_examples: int = 400           # held-out problems of pass@k
     eval_max_new_tokens: int = 256     # nanochat's run_gsm8k_eval default
     save_every: int = 60               # checkpoint every this many steps (and after the last)
@@ -216,7 +216,7 @@ def rl_train(model, tokenizer, train_task: Task, val_task: Task | None = None, c
 
     step = 0
     for step in range(num_steps + 1):
-        if step == num_steps or (cfg.eval_every > 0 and step % cfg.eval_every == 0): evaluate(step)
+        if step in (0, num_steps) or (cfg.eval_every > 0 and step % cfg.eval_every == 0): evaluate(step)
         if step == num_steps: break
         t0 = time.time()
         model.eval()
@@ -470,7 +470,7 @@ def main(argv=None) -> int:
             plt.close(plot_rl(s, png, title=f"RL on GSM8K: {run}"))
             print0(f"wrote {out} and {png}")
             if tracker is not None and hasattr(tracker, "sync_checkpoint"):   # beside the run's report on the server
-                tracker.sync_checkpoint([out, png], None, prefix="report.")
+                tracker.sync_checkpoint([out, png], remote + s["num_steps"], prefix="report.")
         b, a_ = s.get("before"), s.get("after")
         if b and a_: print0(f"pass@1 {b['pass_at_k'][0]:.4f} -> {a_['pass_at_k'][0]:.4f}, pass@{len(a_['pass_at_k'])} "
                             f"{b['pass_at_k'][-1]:.4f} -> {a_['pass_at_k'][-1]:.4f} on {a_['problems']} held-out problems")
