@@ -425,7 +425,7 @@ def _parser():
         a("--" + f.name.replace("_", "-"), type=type(getattr(d, f.name)), default=getattr(d, f.name))
     a("--out", default=None, help="write the run's summary (rewards, pass@k before/after) as JSON here, and its plot beside it")
     a("--save", type=int, default=1, help="write checkpoints (0: no)")
-    a("--tracker", default="", help="log to a separate run of this telemetry project (empty: to the base model's run)")
+    a("--tracker", default="", help="log to a separate run of this telemetry project (empty: to the base model's run; none: nowhere)")
     a("--decode", default="auto", choices=["auto", "eager", "static", "graph"], help="the engine's decode path (auto: CUDA graphs on a GPU)")
     return ap
 
@@ -446,7 +446,8 @@ def main(argv=None) -> int:
         from archerchat.checkpoints import run_dir, find_checkpoint_dir
         save_dir = run_dir(run, "rl") if args.save else None
         base = origin.get("base") or {}
-        if args.tracker:
+        if args.tracker == "none": pass
+        elif args.tracker:
             from archerchat.telemetry import Tracker
             tracker = Tracker(args.tracker, run, dict(vars(args), origin=origin)) if rank == 0 else None
         elif rank == 0 and not origin["kind"].startswith("nanochat"):   # by default RL reports to the run of its base model (11)

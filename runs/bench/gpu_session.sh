@@ -3,7 +3,7 @@
 # few commands of at most 10 minutes each for a GPU machine that has no network (e.g. a lent H200).
 #
 # Here, with network to the package index (once):
-#   bash runs/bench/gpu_session.sh stage ~/nanochat ~/Endlex    # -> build/{nanochat,endlex,text,core}, .whl/ (git-ignored)
+#   bash runs/bench/gpu_session.sh stage ~/nanochat ~/Endlex    # -> build/{nanochat,endlex,text,core,tasks}, .whl/ (git-ignored)
 # There, from the repository root, with build/ and .whl/ carried along; each writes what it measured under $OUT:
 #   bash runs/bench/gpu_session.sh d8         # vs_nanochat d8, 160 x 131,072 tokens, SSSL, ArcherChat seeds 42 and 43   ~6 min
 #   bash runs/bench/gpu_session.sh d12        # the same at d12                                                         ~7 min
@@ -11,15 +11,17 @@
 #   bash runs/bench/gpu_session.sh d12plan    # d12 with each program's own batch (-1), 200 steps, one ArcherChat seed    ~9 min
 #   bash runs/bench/gpu_session.sh packing    # d12, 160 steps: nanochat, bestfit, longfirst; nanochat's rows and whole docs ~7 min
 #   bash runs/bench/gpu_session.sh flow       # runs/d8.py offline, short, logging to Endlex on loopback; pull; one chat ~6 min
+#   bash runs/bench/gpu_session.sh rl         # a short d12 chat model, then nanochat's chat_rl and archerchat.rl on it:
+#                                             # rewards, s/step, pass@k before/after (one evaluator); chat_cli -i rl  ~10 min
 # Flags after the name go to runs/vs_nanochat.py (last one wins), e.g. a CPU rehearsal of the flow of a command:
 #   SKIP_WHEELS=1 PYTHON=.venv/bin/python bash runs/bench/gpu_session.sh packing --device-type cpu --depth 2 ...
 # Device time is short (30 minutes a session, machine start included): in order of what they prove, d8, d12, core,
-# flow, d12plan, packing.
+# flow, rl, d12plan, packing.
 # If a gap remains, bisect with the environment, which reaches both programs: ARCHERCHAT_ATTN=sdpa (windows through
 # SDPA with a mask, as nanochat without FA3, instead of Flex), NANOCHAT_DTYPE=float32 ARCHERCHAT_DTYPE=float32, and
 # flags: --window-pattern L, --archerchat-args=--no-compile (nanochat always compiles; on CPU, bf16 compiled and eager
 # runs drift apart by more than the seed spread, README).
-# Data: ../shared/data/{text,core} (16 climbmix shards, the last one validation; the 18 local CORE task files).
+# Data: ../shared/data/{text,core,tasks} (16 climbmix shards, the last one validation; the 18 local CORE task files; GSM8K).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 OUT=${OUT:-runs/out/gpu}
@@ -52,6 +54,7 @@ stage)
     mkdir -p build .whl
     copy() { rm -rf "$2"; mkdir -p "$2"; (cd "$1" && tar --exclude=.git -cf - .) | (cd "$2" && tar -xf -); }
     copy "$nc" build/nanochat; copy ../shared/data/text build/text; copy ../shared/data/core build/core
+    copy ../shared/data/tasks build/tasks
     w="$PY -m pip download -q --no-deps --only-binary=:all: --python-version 3.12 --implementation cp --platform manylinux_2_28_x86_64 --platform manylinux_2_17_x86_64 --platform manylinux2014_x86_64 -d .whl"
     $w rustbpe "fastcore>=1.12.3,<2"   # datasets is only imported for Hub downloads
     if [ -n "$ex" ]; then   # Endlex's server and what the GPU image lacks of its dependencies
@@ -96,6 +99,25 @@ flow)   # flags after the name go to runs/d8.py here
     ARCHERCHAT_BASE_DIR=$B/home $PY -m archerchat.telemetry pull "$run" --tag d8 2>&1 | tee -a "$OUT/flow.log"
     ARCHERCHAT_BASE_DIR=$B/home timeout 120 $PY -m archerchat.chat_cli -i sft -g d8 -p "Why is the sky blue?" 2>&1 \
         | tee -a "$OUT/flow.log" || true;;
+rl)   # flags after the name go to runs/bench/rl_vs_nanochat.py. The chat model: RL_MODEL_TAG's SFT checkpoint in $B/base if
+      # there is one, else a short d12 made here (tokenizer, ~90 pretraining steps, SFT on the embedded mixture), which
+      # rarely solves a GSM8K problem: then both programs mostly sample (nanochat also steps on zero gradients, ArcherChat
+      # skips those updates) and the comparison is of seconds per step; a stronger SFT model makes the rewards move.
+    shift; setup
+    tag=${RL_MODEL_TAG:-rl12}
+    if [ ! -d "$B/base/sft_checkpoints/$tag" ]; then
+        timeout ${RL_MODEL_TIMEOUT:-250} $PY runs/d12.py --tag "$tag" --num-iterations ${RL_BASE_STEPS:-90} --data-dir "$B/text" \
+            --sft-source embedded --device-batch-size 32 --eval-tokens 1048576 --stages tokenizer pretrain sft 2>&1 \
+            | tee "$OUT/rl_model.log" || echo "the d12 model run ended with status $?" | tee -a "$OUT/rl_model.log"
+    fi
+    timeout ${RL_TIMEOUT:-320} $PY runs/bench/rl_vs_nanochat.py --nanochat "$B/nanochat" --model-tag "$tag" --gsm8k "$B/tasks/gsm8k" \
+        --num-steps 30 --examples-per-step 4 --num-samples 8 --device-batch-size 8 --max-new-tokens 128 --eval-examples 64 \
+        --timeout 120 --out "$B/runs/rl" "$@" 2>&1 | tee "$OUT/rl.log" || echo "rl_vs_nanochat ended with status $?" | tee -a "$OUT/rl.log"
+    r=$B/runs/rl
+    for f in rl_vs_nanochat.md rl_vs_nanochat.json rl_vs_nanochat.png; do [ -f "$r/$f" ] && cp "$r/$f" "$OUT/$f"; done
+    for f in archerchat_rl.json logs/archerchat.log logs/nanochat.log; do [ -f "$r/$f" ] && cp "$r/$f" "$OUT/rl_$(basename "$f")"; done
+    timeout 60 $PY -m archerchat.chat_cli -i rl -g rlbench -p "Natalia sold clips to 48 of her friends in April, and then she sold half as many clips in May. How many clips did Natalia sell altogether in April and May?" \
+        -m 128 2>&1 | tee "$OUT/rl_chat.txt" || true;;
 *)
-    sed -n 2,22p "$0"; exit 2;;
+    sed -n 2,24p "$0"; exit 2;;
 esac
