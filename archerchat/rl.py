@@ -4,7 +4,7 @@
 
 # %% ../nbs/19_rl.ipynb #6ff51a5e
 from __future__ import annotations
-import argparse, dataclasses, itertools, json, math, os, pickle, statistics, sys, time
+import argparse, dataclasses, itertools, json, pickle, sys, time
 from dataclasses import dataclass
 from pathlib import Path
 import torch

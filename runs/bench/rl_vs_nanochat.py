@@ -156,7 +156,7 @@ def main(argv=None):
     from archerchat.common import autodetect_device_type, base_dir
     from archerchat.engine import Engine
     from archerchat.tasks import GSM8K
-    from archerchat.rl import load_policy, export_nanochat, evaluate_rl, _context_len, plot_rl
+    from archerchat.rl import load_policy, export_nanochat, evaluate_rl, _context_len
     from archerchat.nanochat import load_nanochat
     out = Path(args.out).resolve(); (out / "logs").mkdir(parents=True, exist_ok=True)
     nc = Path(args.nanochat).resolve()
