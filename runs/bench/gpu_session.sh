@@ -100,23 +100,28 @@ flow)   # flags after the name go to runs/d8.py here
     ARCHERCHAT_BASE_DIR=$B/home timeout 120 $PY -m archerchat.chat_cli -i sft -g d8 -p "Why is the sky blue?" 2>&1 \
         | tee -a "$OUT/flow.log" || true;;
 rl)   # flags after the name go to runs/bench/rl_vs_nanochat.py. The chat model: RL_MODEL_TAG's SFT checkpoint in $B/base if
-      # there is one, else a short d12 made here (tokenizer, ~90 pretraining steps, SFT on the embedded mixture), which
-      # rarely solves a GSM8K problem: then both programs mostly sample (nanochat also steps on zero gradients, ArcherChat
-      # skips those updates) and the comparison is of seconds per step; a stronger SFT model makes the rewards move.
+      # there is one, else a short d12 made here (~4 min: tokenizer, 60 pretraining steps, 30 SFT steps on the embedded
+      # mixture), which rarely solves a GSM8K problem: then both programs mostly sample (nanochat also steps on zero
+      # gradients, ArcherChat skips those updates) and the comparison is of seconds per step; a stronger SFT model makes
+      # the rewards move.
     shift; setup
     tag=${RL_MODEL_TAG:-rl12}
     if [ ! -d "$B/base/sft_checkpoints/$tag" ]; then
-        timeout ${RL_MODEL_TIMEOUT:-250} $PY runs/d12.py --tag "$tag" --num-iterations ${RL_BASE_STEPS:-90} --data-dir "$B/text" \
-            --sft-source embedded --device-batch-size 32 --eval-tokens 1048576 --stages tokenizer pretrain sft 2>&1 \
-            | tee "$OUT/rl_model.log" || echo "the d12 model run ended with status $?" | tee -a "$OUT/rl_model.log"
+        { [ -f "$B/base/tokenizer/tokenizer.bpe" ] || timeout 90 $PY -m archerchat.tokenizer train --vocab-size 32768 \
+              --max-chars 30000000 --data-dir "$B/text"
+          timeout 150 $PY -m archerchat.train --depth 12 --window-pattern L --device-batch-size 32 --num-iterations ${RL_BASE_STEPS:-60} \
+              --eval-every -1 --core-metric-every -1 --sample-every -1 --tag "$tag" --run "$tag" --data-dir "$B/text"
+          timeout 90 $PY -m archerchat.sft train --model-tag "$tag" --run "$tag" --source embedded --num-iterations ${RL_SFT_STEPS:-30} \
+              --eval-every -1 --eval-tokens 524288
+        } 2>&1 | tee "$OUT/rl_model.log" || echo "making the d12 chat model ended with status $?" | tee -a "$OUT/rl_model.log"
     fi
-    timeout ${RL_TIMEOUT:-320} $PY runs/bench/rl_vs_nanochat.py --nanochat "$B/nanochat" --model-tag "$tag" --gsm8k "$B/tasks/gsm8k" \
+    timeout ${RL_TIMEOUT:-270} $PY runs/bench/rl_vs_nanochat.py --nanochat "$B/nanochat" --model-tag "$tag" --gsm8k "$B/tasks/gsm8k" \
         --num-steps 30 --examples-per-step 4 --num-samples 8 --device-batch-size 8 --max-new-tokens 128 --eval-examples 64 \
-        --timeout 120 --out "$B/runs/rl" "$@" 2>&1 | tee "$OUT/rl.log" || echo "rl_vs_nanochat ended with status $?" | tee -a "$OUT/rl.log"
+        --timeout 100 --out "$B/runs/rl" "$@" 2>&1 | tee "$OUT/rl.log" || echo "rl_vs_nanochat ended with status $?" | tee -a "$OUT/rl.log"
     r=$B/runs/rl
     for f in rl_vs_nanochat.md rl_vs_nanochat.json rl_vs_nanochat.png; do [ -f "$r/$f" ] && cp "$r/$f" "$OUT/$f"; done
     for f in archerchat_rl.json logs/archerchat.log logs/nanochat.log; do [ -f "$r/$f" ] && cp "$r/$f" "$OUT/rl_$(basename "$f")"; done
-    timeout 60 $PY -m archerchat.chat_cli -i rl -g rlbench -p "Natalia sold clips to 48 of her friends in April, and then she sold half as many clips in May. How many clips did Natalia sell altogether in April and May?" \
+    timeout 40 $PY -m archerchat.chat_cli -i rl -g rlbench -p "Natalia sold clips to 48 of her friends in April, and then she sold half as many clips in May. How many clips did Natalia sell altogether in April and May?" \
         -m 128 2>&1 | tee "$OUT/rl_chat.txt" || true;;
 *)
     sed -n 2,24p "$0"; exit 2;;
