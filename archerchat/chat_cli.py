@@ -119,11 +119,11 @@ def stream_text(engine: Engine, tokens: list[int], info: dict | None = None, **k
 
 # %% ../nbs/10_chat_cli.ipynb #7273deab
 def load_engine(source: str = "sft", tag: str | None = None, step: int | None = None, device: str | None = None, **engine_kw):
-    """`(engine, tokenizer, meta)` for checkpoint `source` ('base' or 'sft') / `tag` / `step` (defaults: deepest tag, latest
+    """`(engine, tokenizer, meta)` for checkpoint `source` ('base', 'sft' or 'rl') / `tag` / `step` (defaults: deepest tag, latest
     step), or for the nanochat checkpoint at the path `source` (`load_model` hands it to `load_nanochat`, notebook 15)."""
     from archerchat.checkpoints import load_model
-    if source not in ("base", "sft") and os.sep not in str(source) and not os.path.exists(str(source)):
-        raise ValueError(f"source must be 'base', 'sft' or the path of a nanochat checkpoint, got {source!r}")
+    if source not in ("base", "sft", "rl") and os.sep not in str(source) and not os.path.exists(str(source)):
+        raise ValueError(f"source must be 'base', 'sft', 'rl' or the path of a nanochat checkpoint, got {source!r}")
     device = device or autodetect_device_type()
     model, tokenizer, meta = load_model(source, tag, step, device=device)
     cast_for_inference(model)
@@ -183,7 +183,7 @@ def _complete(engine, tokenizer, text, args, out, seed):
 def parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="python -m archerchat.chat_cli", description="Chat with an ArcherChat model in the terminal.")
     src = ap.add_mutually_exclusive_group()
-    src.add_argument("-i", "--source", default="sft", choices=["base", "sft"], help="which checkpoints: sft (chat) or base (plain completion)")
+    src.add_argument("-i", "--source", default="sft", choices=["base", "sft", "rl"], help="which checkpoints: sft (chat), rl (chat, after RL) or base (plain completion)")
     src.add_argument("--nanochat", dest="source", metavar="PATH", help="a nanochat checkpoint directory or NANOCHAT_BASE_DIR (instead of --source)")
     ap.add_argument("-g", "--tag", default=None, help="run tag, e.g. d20 (default: the deepest)")
     ap.add_argument("-s", "--step", type=int, default=None, help="checkpoint step (default: the latest)")
@@ -206,7 +206,7 @@ def main(argv=None, out=None) -> int:
             raise ValueError("need temperature >= 0, top-k >= 0, max-tokens >= 1 and top-p in (0, 1]")
     except (FileNotFoundError, ValueError) as e:
         print(f"error: {e}", file=sys.stderr); return 2
-    chat = args.source == "sft" or meta.get("nanochat", {}).get("kind") in ("sft", "rl")
+    chat = args.source in ("sft", "rl") or meta.get("nanochat", {}).get("kind") in ("sft", "rl")
     system = [{"role": "system", "content": args.system}] if args.system else []
     try:
         if args.prompt is not None:   # one shot

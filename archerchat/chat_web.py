@@ -387,7 +387,7 @@ def make_server(engines, tokenizer, host: str = "127.0.0.1", port: int = 8000, *
 # %% ../nbs/13_chat_web.ipynb #91474f0d
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(prog="python -m archerchat.chat_web", description="Serve a web chat with an ArcherChat model.")
-    ap.add_argument("-i", "--source", default="sft", choices=["base", "sft"])
+    ap.add_argument("-i", "--source", default="sft", choices=["base", "sft", "rl"], help="which checkpoints: sft, rl (after RL) or base")
     ap.add_argument("-g", "--tag", default=None, help="run tag, e.g. d20 (default: the deepest)")
     ap.add_argument("-s", "--step", type=int, default=None, help="checkpoint step (default: the latest)")
     ap.add_argument("--device", default=None, help="cuda, mps or cpu (default: autodetect)")

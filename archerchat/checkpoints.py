@@ -80,8 +80,8 @@ def load_checkpoint(ckpt_dir, step: int | None = None, device="cpu", rank: int =
 
 # %% ../nbs/16_checkpoints.ipynb #f1cd58ce
 def checkpoints_root(kind: str = "base") -> Path:
-    "`base_dir()/{kind}_checkpoints` for `kind` in base, sft."
-    if kind not in ("base", "sft"): raise ValueError(f"checkpoint kind must be 'base' or 'sft', got {kind!r}")
+    "`base_dir()/{kind}_checkpoints` for `kind` in base, sft, rl."
+    if kind not in ("base", "sft", "rl"): raise ValueError(f"checkpoint kind must be 'base', 'sft' or 'rl', got {kind!r}")
     return base_dir() / f"{kind}_checkpoints"
 
 def find_checkpoint_dir(kind: str = "base", tag: str | None = None) -> Path:
@@ -95,7 +95,8 @@ def find_checkpoint_dir(kind: str = "base", tag: str | None = None) -> Path:
         return d
     cands = [p for p in root.iterdir() if checkpoint_steps(p)] if root.is_dir() else []
     if not cands:
-        hint = "python runs/cpu.py (or runs/d12.py)" if kind == "base" else "the SFT stage of runs/cpu.py"
+        hint = {"base": "python runs/cpu.py (or runs/d12.py)", "sft": "the SFT stage of runs/cpu.py",
+                "rl": "python -m archerchat.rl (the RL stage of runs/cpu.py)"}[kind]
         raise FileNotFoundError(f"no {kind} checkpoints under {root}; train one first with {hint}")
     def depth(p):
         m = re.fullmatch(r"d(\d+)", p.name)
@@ -103,7 +104,7 @@ def find_checkpoint_dir(kind: str = "base", tag: str | None = None) -> Path:
     return max(cands, key=depth)
 
 def run_dir(name: str, kind: str = "base") -> Path:
-    "Directory of run `name` for checkpoints of `kind` (`base`, `sft`), created if missing."
+    "Directory of run `name` for checkpoints of `kind` (`base`, `sft`, `rl`), created if missing."
     if not name or "/" in name or name.startswith("."): raise ValueError(f"run name {name!r} must be a non-empty name without '/'")
     d = checkpoints_root(kind) / name
     d.mkdir(parents=True, exist_ok=True)
@@ -122,7 +123,7 @@ def model_from_state(model_config: dict, model_state: dict, device="cpu"):
 def load_model(kind: str = "base", tag: str | None = None, step: int | None = None, device="cpu", eval_mode: bool = True):
     """`(model, tokenizer, meta)` from checkpoint `kind`/`tag`/`step` (defaults: the deepest tag, its latest step), or
     from a nanochat checkpoint when `kind` is a path to one (a checkpoint directory or a NANOCHAT_BASE_DIR)."""
-    if kind not in ("base", "sft") and (os.path.exists(str(kind)) or os.sep in str(kind)):   # a nanochat checkpoint
+    if kind not in ("base", "sft", "rl") and (os.path.exists(str(kind)) or os.sep in str(kind)):   # a nanochat checkpoint
         if tag is not None: raise ValueError(f"tag={tag!r} has no meaning for the nanochat checkpoint path {kind!r}")
         from archerchat.nanochat import load_nanochat
         return load_nanochat(kind, step, device=device, eval_mode=eval_mode)

@@ -123,6 +123,9 @@ def write_report(run_dir, *, title: str | None = None, stages: dict | None = Non
         rows = chat if isinstance(chat, list) else [dict(task=k, score=v) for k, v in chat.items()]
         md += ["## Chat evaluation", "", _md_table(rows), ""]
     else: md += ["## Chat evaluation", "", "_not evaluated_", ""]
+    if (run_dir / "rl.json").exists():   # the RL stage's summary (notebook 19): pass@k before/after, the reward curve
+        from archerchat.rl import rl_report_section
+        md += rl_report_section(json.loads((run_dir / "rl.json").read_text()), run_dir)
     wall = sum(s.get("wall_s", 0) for s in (stages or {}).values())
     rows = [dict(stage=k, wall=_fmt_s(v.get("wall_s", 0)), status=v.get("status", "done")) for k, v in (stages or {}).items()]
     md += ["## Time and cost", "", _md_table(rows) if rows else "", ""]

@@ -141,8 +141,13 @@ def load_split(repo_id: str, config: str | None, split: str, source=None, shuffl
     path = repo_id if src == "hub" else str((asset_path("tasks") if src == "embedded" else Path(src).expanduser()) / repo_id)
     if src != "hub" and not Path(path).is_dir():
         raise FileNotFoundError(f"{repo_id} is not in the {src!r} task source (no directory {path})")
+    kw = {}
+    if src != "hub":   # a cache per local copy: datasets keys local copies by name, so the sample and a full mirror would share one
+        import hashlib
+        key = hashlib.sha1(str(Path(path).resolve()).encode()).hexdigest()[:16]
+        kw["cache_dir"] = str(Path(datasets.config.HF_DATASETS_CACHE) / "archerchat-local" / key)
     try:
-        ds = datasets.load_dataset(path, config, split=split)
+        ds = datasets.load_dataset(path, config, split=split, **kw)
     except ValueError as e:   # unknown config or split: say what exists
         if src == "hub": raise
         try: have = {c: list(datasets.get_dataset_split_names(path, c)) for c in datasets.get_dataset_config_names(path)}

@@ -711,15 +711,15 @@ def download_file(cl: EndlexClient, run: str, step, name: str, target, sha256: s
         return target
 
 def _kind(name: str) -> tuple[str, str]:
-    "A server file name -> (kind, local name): 'sft.x' -> ('sft', 'x'), 'tokenizer.x', 'report.x'; anything else is 'base'."
-    for k in ("sft", "tokenizer", "report"):
+    "A server file name -> (kind, local name): 'sft.x' -> ('sft', 'x'), 'rl.x', 'tokenizer.x', 'report.x'; anything else is 'base'."
+    for k in ("sft", "rl", "tokenizer", "report"):
         if name.startswith(k + "."): return k, name[len(k) + 1:]
     return "base", name
 
 def _local_target(kind: str, local: str, tag: str, base: Path) -> Path:
     "Where a pulled file goes in the local layout: base/sft checkpoints of `tag`, the tokenizer, the run's report."
     return {"base": base / "base_checkpoints" / tag, "report": base / "base_checkpoints" / tag,
-            "sft": base / "sft_checkpoints" / tag, "tokenizer": base / "tokenizer"}[kind] / local
+            "sft": base / "sft_checkpoints" / tag, "rl": base / "rl_checkpoints" / tag, "tokenizer": base / "tokenizer"}[kind] / local
 
 def _is_optim(local: str) -> bool: return re.fullmatch(r"rank\d+_\d+\.pt", local) is not None
 
@@ -734,7 +734,7 @@ def _meta_last(f: str): return _kind(f)[1].startswith("meta_")   # a local step 
 def pull(run: str, step: int | None = None, *, every: bool = False, with_optim: bool = False, tag: str | None = None,
          base_dir=None, force: bool = False, url: str | None = None, token: str | None = None, log=print) -> list[Path]:
     """Download a run's checkpoints into the local layout under `base_dir` (default `$ARCHERCHAT_BASE_DIR`): by default the
-    latest base and SFT checkpoints, the tokenizer and the report; `step`: that step's files; `every`: all of them.
+    latest base, SFT and RL checkpoints, the tokenizer and the report; `step`: that step's files; `every`: all of them.
     Every file is verified against the SHA256SUMS uploaded with it; optimizer state only with `with_optim`."""
     cl = _client_for(url, token)
     if base_dir is None:
@@ -747,10 +747,10 @@ def pull(run: str, step: int | None = None, *, every: bool = False, with_optim: 
     if step is not None and int(step) not in steps:
         raise FileNotFoundError(f"run {run!r} on {cl.url} has no checkpoint at step {step}; its steps: {sorted(steps)}")
     want: dict[int, set] = {}                            # step -> kinds to take from it
-    if step is not None: want[int(step)] = {"base", "sft", "tokenizer", "report"}
-    elif every: want = {s: {"base", "sft", "tokenizer", "report"} for s in steps}
+    if step is not None: want[int(step)] = {"base", "sft", "rl", "tokenizer", "report"}
+    elif every: want = {s: {"base", "sft", "rl", "tokenizer", "report"} for s in steps}
     else:
-        for kind in ("base", "sft", "tokenizer", "report"):
+        for kind in ("base", "sft", "rl", "tokenizer", "report"):
             has = [s for s, fs in steps.items() if _has_kind(fs, kind)]
             part = [s for s, fs in steps.items() if any(_kind(f)[0] == kind and not f.endswith(SUMS) for f in fs)]
             if part and (not has or max(part) > max(has)):

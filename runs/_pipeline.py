@@ -1,5 +1,5 @@
 """The GPU pipeline shared by runs/d8.py, runs/d12.py and runs/speedrun.py: data -> tokenizer -> pretrain -> base eval
--> SFT -> chat eval -> report, each stage recorded when done so that re-running the script continues the pipeline.
+-> SFT -> chat eval -> (RL, with --rl) -> report, each stage recorded when done so that re-running the script continues the pipeline.
 Pretraining and evaluation run as `python -m archerchat.train` (torchrun when more than one GPU), so they are the same
 code a user would launch by hand; the commands are printed before they run. With ENDLEX_URL (and ENDLEX_TOKEN) set, every
 stage reports to one Endlex run named after the tag (see notebook 11), so the cloud box can go once the report is sent."""
@@ -11,7 +11,7 @@ from archerchat.pipeline import (run_stage, print_plan, write_report, ensure_tok
 from archerchat.checkpoints import run_dir
 from archerchat.telemetry import check_remote, send_report
 
-STAGES = ["data", "tokenizer", "pretrain", "base_eval", "sft", "chat_eval", "report"]
+STAGES = ["data", "tokenizer", "pretrain", "base_eval", "sft", "chat_eval", "rl", "report"]
 # --short: every stage of the real run at the real shapes, each cut to what proves it works, so that the whole pipeline
 # runs on one GPU in minutes: pretraining steps of one micro-batch per GPU (the plan's settings otherwise, plan printed),
 # no model compile, CORE on a few items per task, a short SFT, a few chat problems per task
@@ -38,7 +38,10 @@ def parser(description: str, **defaults) -> argparse.ArgumentParser:
     a("--tag", default=None, help="run name (default d{depth})")
     a("--data-dir", default=None, help="training shards (offline: a directory that already holds them; skip the data stage)")
     a("--core-data-dir", default=None, help="CORE task data for the base evaluation (default: download the eval bundle)")
-    a("--stages", nargs="+", default=STAGES, choices=STAGES, help="run only these stages")
+    a("--stages", nargs="+", default=None, choices=STAGES, help="run only these stages (default: all but rl, which --rl adds)")
+    a("--rl", action="store_true", help="also run the RL stage (GSM8K with nanochat's chat_rl settings): off by default, as in "
+                                        "nanochat's speedrun")
+    a("--rl-num-steps", type=int, default=-1, help="RL steps (-1: one epoch of the GSM8K training problems, nanochat's 467)")
     a("--sft-source", default=None, help="SFT and chat-eval task data for archerchat.sft: hub | embedded | a mirror directory")
     a("--gpu-hour-usd", type=float, default=defaults.get("gpu_hour_usd"), help="for the cost line of the report")
     a("--short", action="store_true", help=f"the short form, to try every stage in minutes: {SHORT['num_iterations']} "
@@ -53,6 +56,7 @@ def parser(description: str, **defaults) -> argparse.ArgumentParser:
 
 def gpu_pipeline(args, title: str):
     import torch
+    args.stages = args.stages or [s for s in STAGES if s != "rl" or args.rl]
     nproc = args.nproc or max(1, torch.cuda.device_count())
     tag = args.tag or f"d{args.depth}"
     p = plan_for(args.depth, args.vocab_size, device_batch_size=1, world_size=nproc, window_pattern=args.window_pattern,
@@ -102,17 +106,21 @@ def gpu_pipeline(args, title: str):
     chat_short = ["-x", str(short["chat_max_problems"]), "-m", str(short["chat_max_new_tokens"])] if short else []
     sft_cmd = launch("archerchat.sft", ["train", "--model-tag", tag, "--run", tag] + src + sft_short)
     chat_cmd = launch("archerchat.sft", ["eval", "-i", "sft", "-g", tag, "--out", str(chat_out)] + src + chat_short)
+    rl_cmd = launch("archerchat.rl", ["--model-tag", tag, "--run", tag, "--out", str(root / "rl.json")]
+                    + (["--task-source", args.sft_source] if args.sft_source else [])
+                    + (["--num-steps", str(args.rl_num_steps)] if args.rl_num_steps > 0 else []))
     dl = lambda n: [sys.executable, "-m", "archerchat.data", "download", "-n", str(n)] + (["--data-dir", args.data_dir] if args.data_dir else [])
     print_plan(f"{title}: {tag} on {nproc} GPU(s), run directory {root}", p, args.stages, [
         f"data: {args.tok_shards} shards for the tokenizer, then {args.num_shards} in the background",
         f"tokenizer: vocab {args.vocab_size:,} on {args.tok_max_chars:,} characters",
         "pretrain: " + " ".join(pre_cmd[1:]), "base eval: " + " ".join(eval_cmd[1:]),
         "sft: " + " ".join(sft_cmd[1:]), "chat eval: " + " ".join(chat_cmd[1:]),
+        *(["rl: " + " ".join(rl_cmd[1:])] if "rl" in args.stages else []),
         "environment: NCCL_NVLS_ENABLE=0 TORCH_SYMM_MEM_DISABLE_MULTICAST=1 NVSHMEM_DISABLE_NVLS=1"]
         + ([f"SHORT FORM (--short): {n_iter} pretraining steps of {micro:,} tokens (one micro-batch per GPU) instead of the plan's "
             f"{p.num_iterations:,} x {p.total_batch_size:,}; no model compile (pretraining and SFT); CORE on {core_n} items per task; "
             f"{short['sft_iterations']} SFT steps; {short['chat_max_problems']} chat problems per task"] if short else []))
-    if args.dry_run: return dict(plan=p, pretrain=pre_cmd, base_eval=eval_cmd, sft=sft_cmd, chat_eval=chat_cmd)
+    if args.dry_run: return dict(plan=p, pretrain=pre_cmd, base_eval=eval_cmd, sft=sft_cmd, chat_eval=chat_cmd, rl=rl_cmd)
     check_remote(tag)          # one clear line about the server; a refused token: every stage logs locally only
     if "pretrain" in args.stages and not (root / "stages" / "pretrain.json").exists():
         resume_from_home("auto", tag, root, quiet=True)   # a fresh box after a lost one: checkpoint and tokenizer from home
@@ -143,7 +151,7 @@ def gpu_pipeline(args, title: str):
             r = json.loads(max(root.glob("base_eval_*.json"), key=lambda q: q.stat().st_mtime).read_text())   # written by the eval
             return dict(command=" ".join(eval_cmd), val_bpb=r.get("val_bpb"), core_metric=(r.get("core") or {}).get("core_metric"))
         done["base_eval"] = run_stage(root, "base_eval", base_eval_stage)
-    for name, cmd in (("sft", sft_cmd), ("chat_eval", chat_cmd)):
+    for name, cmd in (("sft", sft_cmd), ("chat_eval", chat_cmd), ("rl", rl_cmd)):
         if name not in want: continue
         done[name] = run_stage(root, name, lambda cmd=cmd: (run_cmd(cmd), dict(command=" ".join(cmd)))[1])
     chat = json.loads(chat_out.read_text())["results"] if chat_out.exists() else None

@@ -3,6 +3,7 @@
     python runs/d12.py                 # data (18 shards) -> tokenizer -> d12 pretrain -> base eval -> SFT -> chat eval -> report
     python runs/d12.py --dry-run       # print the plan and the commands only
     python runs/d12.py --device-batch-size auto
+    python runs/d12.py --rl            # ... then RL on GSM8K (nanochat's chat_rl settings; off by default)
 
 Settings follow the reference run on an RTX 5060 Ti (../shared/anchors/nanochat-5060ti-stage1.md): window pattern L,
 device batch 8 (refused before anything runs if the detected GPU cannot hold it, naming the batch that fits),

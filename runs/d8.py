@@ -3,6 +3,7 @@
     python runs/d8.py                  # data (10 shards) -> tokenizer -> d8 pretrain -> base eval -> SFT -> chat eval -> report
     python runs/d8.py --dry-run        # print the plan and the commands only
     python runs/d8.py --device-batch-size auto
+    python runs/d8.py --rl             # ... then RL on GSM8K (nanochat's chat_rl settings; off by default)
     python runs/d8.py --num-iterations 50 --data-dir ../shared/data/text --core-data-dir ../shared/data/core \
         --sft-source embedded --stages tokenizer pretrain base_eval sft chat_eval report     # offline: no downloads
 

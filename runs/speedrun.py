@@ -3,6 +3,7 @@
     python runs/speedrun.py                          # data -> tokenizer (2B chars) -> d24 pretrain -> CORE -> SFT -> chat eval -> report
     python runs/speedrun.py --num-iterations 300 --stages data tokenizer pretrain    # throughput check (issue 13)
     python runs/speedrun.py --dry-run                # print the plan and the commands only
+    python runs/speedrun.py --rl                     # ... then RL on GSM8K after the chat eval (off by default, as in nanochat)
 
 Settings of nanochat's runs/speedrun.sh (March 2026 record): d24, target-param-data-ratio 8, device batch 16, fp8,
 window pattern SSSL, 8 GPUs through torchrun (NCCL, NVLink multicast off). Pretraining checkpoints every 1000 steps

@@ -3,7 +3,7 @@
 # into commands of at most 10 minutes each for a GPU machine that has no network (e.g. a lent H100 or H200).
 #
 # Here, with network to the package index (once):
-#   bash runs/bench/gpu_session.sh stage ~/nanochat ~/Endlex ~/data   # -> build/{nanochat,endlex,text,core}, .whl/ (git-ignored)
+#   bash runs/bench/gpu_session.sh stage ~/nanochat ~/Endlex ~/data   # -> build/{nanochat,endlex,text,core,tasks}, .whl/ (git-ignored)
 #   bash runs/bench/gpu_session.sh rehearse                     # install only from .whl into an empty target, import, serve
 # There, from the repository root, with build/ and .whl/ carried along; each writes what it measured under $OUT:
 #   bash runs/bench/gpu_session.sh d24 nanochat    # d24 at the speedrun's settings (fp8, batch 16, ratio 8), nanochat   ~6 min
@@ -19,6 +19,8 @@
 #   bash runs/bench/gpu_session.sh preempt    # d8 40 steps; the same killed (SIGKILL) after its step-20 checkpoint is on
 #                                             # Endlex, resumed on an empty base dir with one command; losses 21..40  ~3 min
 #   bash runs/bench/gpu_session.sh autobatch  # d12, d20, d24 with --device-batch-size auto: size, estimate, peak; 3 steps ~7 min
+#   bash runs/bench/gpu_session.sh rl         # a short d12 chat model, then nanochat's chat_rl and archerchat.rl on it:
+#                                             # rewards, s/step, pass@k before/after (one evaluator); chat_cli -i rl  ~10 min
 #   bash runs/bench/gpu_session.sh loader     # the dataloader: packed tok/s per rank with 1-8 tokenizer threads, to the GPU ~2 min
 # Flags after the name go to runs/vs_nanochat.py (last one wins), e.g. a CPU rehearsal of the flow of a command:
 #   SKIP_WHEELS=1 PYTHON=.venv/bin/python bash runs/bench/gpu_session.sh packing --device-type cpu --depth 2 ...
@@ -30,7 +32,8 @@
 # flags: --window-pattern L, --archerchat-args=--no-compile (nanochat always compiles; on CPU, bf16 compiled and eager
 # runs drift apart by more than the seed spread, README).
 # Data: build/text (parquet shards of real text, the last one validation) and build/core (CORE task files, the eval
-# bundle's eval_data layout), copied by `stage` from the data directory it is given (its text/ and core/).
+# bundle's eval_data layout), copied by `stage` from the data directory it is given (its text/ and core/), and
+# build/tasks (its tasks/: GSM8K for the rl command).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 OUT=${OUT:-runs/out/gpu}
@@ -74,6 +77,7 @@ stage)
     mkdir -p build .whl
     copy() { rm -rf "$2"; mkdir -p "$2"; (cd "$1" && tar --exclude=.git -cf - .) | (cd "$2" && tar -xf -); }
     copy "$nc" build/nanochat; copy "$data/text" build/text; copy "$data/core" build/core
+    copy "$data/tasks" build/tasks
     copy "$ex" build/endlex
     $PY runs/bench/stage_wheels.py stage --out .whl    # every package the image lacks, dependencies resolved
     du -sh build .whl
@@ -171,6 +175,30 @@ preempt)   # a lost cloud box costs minutes, not the run (runs/bench/preempt.py)
         --num-iterations 40 --save-every 10 --device-batch-size 16 --total-batch-size 65536 --eval-every -1 --core-metric-every -1 \
         --sample-every -1 --no-compile --data-dir "$B/text" "$@" 2>&1 | tee "$OUT/preempt.log" || true
     kill "$srv" 2>/dev/null || true;;
+rl)   # flags after the name go to runs/bench/rl_vs_nanochat.py. The chat model: RL_MODEL_TAG's SFT checkpoint in $B/base if
+      # there is one, else a short d12 made here (~4 min: tokenizer, 60 pretraining steps, 30 SFT steps on the embedded
+      # mixture), which rarely solves a GSM8K problem: then both programs mostly sample (nanochat also steps on zero
+      # gradients, ArcherChat skips those updates) and the comparison is of seconds per step; a stronger SFT model makes
+      # the rewards move.
+    shift; setup
+    tag=${RL_MODEL_TAG:-rl12}
+    if [ ! -d "$B/base/sft_checkpoints/$tag" ]; then
+        { [ -f "$B/base/tokenizer/tokenizer.bpe" ] || timeout 90 $PY -m archerchat.tokenizer train --vocab-size 32768 \
+              --max-chars 30000000 --data-dir "$B/text"
+          timeout 150 $PY -m archerchat.train --depth 12 --window-pattern L --device-batch-size 32 --num-iterations ${RL_BASE_STEPS:-60} \
+              --eval-every -1 --core-metric-every -1 --sample-every -1 --tag "$tag" --run "$tag" --data-dir "$B/text"
+          timeout 90 $PY -m archerchat.sft train --model-tag "$tag" --run "$tag" --source embedded --num-iterations ${RL_SFT_STEPS:-30} \
+              --eval-every -1 --eval-tokens 524288
+        } 2>&1 | tee "$OUT/rl_model.log" || echo "making the d12 chat model ended with status $?" | tee -a "$OUT/rl_model.log"
+    fi
+    timeout ${RL_TIMEOUT:-270} $PY runs/bench/rl_vs_nanochat.py --nanochat "$B/nanochat" --model-tag "$tag" --gsm8k "$B/tasks/gsm8k" \
+        --num-steps 30 --examples-per-step 4 --num-samples 8 --device-batch-size 8 --max-new-tokens 128 --eval-examples 64 \
+        --timeout 100 --out "$B/runs/rl" "$@" 2>&1 | tee "$OUT/rl.log" || echo "rl_vs_nanochat ended with status $?" | tee -a "$OUT/rl.log"
+    r=$B/runs/rl
+    for f in rl_vs_nanochat.md rl_vs_nanochat.json rl_vs_nanochat.png; do [ -f "$r/$f" ] && cp "$r/$f" "$OUT/$f"; done
+    for f in archerchat_rl.json logs/archerchat.log logs/nanochat.log; do [ -f "$r/$f" ] && cp "$r/$f" "$OUT/rl_$(basename "$f")"; done
+    timeout 40 $PY -m archerchat.chat_cli -i rl -g rlbench -p "Natalia sold clips to 48 of her friends in April, and then she sold half as many clips in May. How many clips did Natalia sell altogether in April and May?" \
+        -m 128 2>&1 | tee "$OUT/rl_chat.txt" || true;;
 *)
     sed -n '2,/^set -euo/p' "$0" | sed '$d'; exit 2;;
 esac
