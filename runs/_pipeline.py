@@ -15,7 +15,7 @@ STAGES = ["data", "tokenizer", "pretrain", "base_eval", "sft", "chat_eval", "rl"
 # --short: every stage of the real run at the real shapes, each cut to what proves it works, so that the whole pipeline
 # runs on one GPU in minutes: pretraining steps of one micro-batch per GPU (the plan's settings otherwise, plan printed),
 # no model compile, CORE on a few items per task, a short SFT, a few chat problems per task
-SHORT = dict(num_iterations=10, core_max_per_task=20, sft_iterations=10, chat_max_problems=8, chat_max_new_tokens=128)
+SHORT = dict(num_iterations=10, core_max_per_task=20, sft_iterations=10, chat_max_problems=8, chat_max_new_tokens=128, rl_steps=4)
 
 
 def parser(description: str, **defaults) -> argparse.ArgumentParser:
@@ -108,7 +108,8 @@ def gpu_pipeline(args, title: str):
     chat_cmd = launch("archerchat.sft", ["eval", "-i", "sft", "-g", tag, "--out", str(chat_out)] + src + chat_short)
     rl_cmd = launch("archerchat.rl", ["--model-tag", tag, "--run", tag, "--out", str(root / "rl.json")]
                     + (["--task-source", args.sft_source] if args.sft_source else [])
-                    + (["--num-steps", str(args.rl_num_steps)] if args.rl_num_steps > 0 else []))
+                    + (["--num-steps", str(args.rl_num_steps)] if args.rl_num_steps > 0 else
+                       ["--num-steps", str(short["rl_steps"])] if short else []))
     dl = lambda n: [sys.executable, "-m", "archerchat.data", "download", "-n", str(n)] + (["--data-dir", args.data_dir] if args.data_dir else [])
     print_plan(f"{title}: {tag} on {nproc} GPU(s), run directory {root}", p, args.stages, [
         f"data: {args.tok_shards} shards for the tokenizer, then {args.num_shards} in the background",
@@ -119,7 +120,8 @@ def gpu_pipeline(args, title: str):
         "environment: NCCL_NVLS_ENABLE=0 TORCH_SYMM_MEM_DISABLE_MULTICAST=1 NVSHMEM_DISABLE_NVLS=1"]
         + ([f"SHORT FORM (--short): {n_iter} pretraining steps of {micro:,} tokens (one micro-batch per GPU) instead of the plan's "
             f"{p.num_iterations:,} x {p.total_batch_size:,}; no model compile (pretraining and SFT); CORE on {core_n} items per task; "
-            f"{short['sft_iterations']} SFT steps; {short['chat_max_problems']} chat problems per task"] if short else []))
+            f"{short['sft_iterations']} SFT steps; {short['chat_max_problems']} chat problems per task"
+            + (f"; {short['rl_steps']} RL steps" if "rl" in args.stages else "")] if short else []))
     if args.dry_run: return dict(plan=p, pretrain=pre_cmd, base_eval=eval_cmd, sft=sft_cmd, chat_eval=chat_cmd, rl=rl_cmd)
     check_remote(tag)          # one clear line about the server; a refused token: every stage logs locally only
     if "pretrain" in args.stages and not (root / "stages" / "pretrain.json").exists():
