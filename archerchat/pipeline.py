@@ -11,6 +11,7 @@ from .common import atomic_write, print0
 from .checkpoints import _jsonable, checkpoint_steps
 from .tokenizer import train_tokenizer, get_tokenizer
 from .evaluation import core_markdown_table
+from .plots import load_metrics, plot_runs
 from .train import MULTI_GPU_ENV, TrainConfig, plan_for, _fmt_s
 
 # %% auto #0
@@ -86,7 +87,6 @@ def write_report(run_dir, *, title: str | None = None, stages: dict | None = Non
     full = None
     events = None
     if (run_dir / "metrics.jsonl").exists():
-        from archerchat.telemetry import load_metrics
         events = load_metrics(run_dir)                    # read once: the medians below and the curves
     if meta:
         md += ["## Plan", "", "```", meta.get("plan_table", json.dumps(meta.get("plan"), indent=1)), "```", ""]
@@ -107,7 +107,6 @@ def write_report(run_dir, *, title: str | None = None, stages: dict | None = Non
             except (ValueError, KeyError): full = None
     if events is not None:
         try:
-            from archerchat.telemetry import plot_runs
             import matplotlib; matplotlib.use("Agg", force=False)
             import matplotlib.pyplot as plt
             fig = plot_runs({run_dir.name: events}, out=run_dir / "curves.png", title=run_dir.name)

@@ -451,7 +451,7 @@ def main(argv=None) -> int:
             from archerchat.telemetry import Tracker
             tracker = Tracker(args.tracker, run, dict(vars(args), origin=origin)) if rank == 0 else None
         elif rank == 0 and not origin["kind"].startswith("nanochat"):   # by default RL reports to the run of its base model (11)
-            from archerchat.telemetry import stage_tracker
+            from archerchat.stages import stage_tracker
             try: tracker = stage_tracker(find_checkpoint_dir("base", base.get("tag") or origin["tag"]), "rl/")
             except FileNotFoundError: tracker = None
         remote = (base.get("step") or 0) + ((origin.get("sft") or {}).get("step") or 0)

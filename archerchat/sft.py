@@ -403,9 +403,9 @@ def sft_train(model=None, tokenizer=None, *, train_data: Task | None = None, val
         summary["ckpt_dir"] = str(out)
         print0(f"saved SFT checkpoint step {step} to {out}")
         if tracker is not None and rank == 0 and hasattr(tracker, "sync_checkpoint"):
-            # to the run's server (11), with the tokenizer a pulled model needs; stored after the base model's steps, so that
+            # to the run's server (23, 24), with the tokenizer a pulled model needs; stored after the base model's steps, so that
             # a server keeping only its last N steps keeps the chat model. The optimizer state stays here (SFT is final).
-            from archerchat.telemetry import tokenizer_files
+            from archerchat.stages import tokenizer_files
             remote_step = (base_info.get("step") or 0) + step
             tracker.sync_checkpoint([out / f"model_{step:06d}.pt", out / f"meta_{step:06d}.json"], remote_step, prefix="sft.")
             tracker.sync_checkpoint(tokenizer_files(), remote_step, prefix="tokenizer.")
@@ -539,7 +539,7 @@ def main(argv=None):
                 from archerchat.telemetry import Tracker
                 tracker = Tracker(args.tracker, args.run, vars(args))
             elif rank == 0:                 # by default SFT reports to the run of its base model (11: one run, every stage)
-                from archerchat.telemetry import stage_tracker
+                from archerchat.stages import stage_tracker
                 try: tracker = stage_tracker(find_checkpoint_dir("base", args.model_tag), "sft/")
                 except FileNotFoundError: tracker = None     # sft_train names the missing base checkpoint below
             s = sft_train(train_data=train, val_data=val, source=args.source, base_tag=args.model_tag, base_step=args.model_step,
@@ -562,7 +562,7 @@ def main(argv=None):
             print0(json.dumps(res))
             if args.out and rank == 0: Path(args.out).write_text(json.dumps(dict(results=res, step=meta.get("step")), indent=2))
             if rank == 0:                   # each task and ChatCORE to the run of the base model
-                from archerchat.telemetry import log_stage
+                from archerchat.stages import log_stage
                 base_tag = ((meta.get("user_config") or {}).get("base") or {}).get("tag") if args.source_kind == "sft" else None
                 # a base model's chat eval goes to its own series, not into the SFT model's curve
                 prefix = "chat_eval/" if args.source_kind == "sft" else f"chat_eval_{args.source_kind}/"

@@ -26,7 +26,10 @@ from .evaluation import evaluate_bpb, evaluate_core
 from .checkpoints import (_jsonable, save_checkpoint, checkpoint_steps, find_last_step, load_checkpoint,
                                     find_checkpoint_dir, run_dir, load_model)
 from .fp8 import convert_to_fp8, disable_fp8
-from .telemetry import tokenizer_files
+from .telemetry import Tracker
+from .stages import log_stage, base_eval_event, tokenizer_files
+from .sync import fetch_checkpoint
+from .endlex import EndlexError, AuthError, RunNotFound
 
 # %% ../nbs/07_speedrun.ipynb #5a3dd5ae
 def plan_for(depth: int, vocab_size: int, *, sequence_len: int = 2048, device_batch_size: int = 32, world_size: int = 1,
@@ -238,12 +241,11 @@ def _resolve_resume(resume, ckpt_dir) -> int | None:
 
 def resume_from_home(mode: str, run: str, ckpt_dir, quiet: bool = False) -> tuple[int | None, str]:
     """The Endlex server's part of `--resume-from-step auto|home`, on rank 0 before anything else is loaded: fetch the
-    latest complete checkpoint of `run` (with its tokenizer and run record, 11's `fetch_checkpoint`) into `ckpt_dir`.
+    latest complete checkpoint of `run` (with its tokenizer and run record, 23's `fetch_checkpoint`) into `ckpt_dir`.
     'home' always asks the server and stops with one line when it cannot; 'auto' asks only when `ckpt_dir` has no
     checkpoint and `ENDLEX_URL` is set, and never stops the run for the server (one line says what happened).
     Returns `(step or None, state)`, state 'local', 'offline', 'fetched', 'none', 'unreachable' or 'refused'. The run
     scripts call it before their tokenizer stage (`quiet`: pretraining says it again), so that the run's tokenizer comes too."""
-    from archerchat.telemetry import fetch_checkpoint, RunNotFound, AuthError, EndlexError
     url = os.environ.get("ENDLEX_URL", "")
     if mode == "auto" and checkpoint_steps(ckpt_dir): return None, "local"
     if not url:
@@ -254,7 +256,7 @@ def resume_from_home(mode: str, run: str, ckpt_dir, quiet: bool = False) -> tupl
         step = fetch_checkpoint(run, ckpt_dir, log=print0)
         print0(f"fetched checkpoint step {step} of run {run} from {url} into {ckpt_dir}")
         return step, "fetched"
-    except RunNotFound as e:
+    except RunNotFound:
         if mode == "home": raise
         say(f"run {run} is not on {url} yet: nothing to resume, starting from scratch"); return None, "none"
     except FileNotFoundError as e:
@@ -330,7 +332,6 @@ class _Run:
 def _setup(cfg, ddp, rank, world, device, res) -> _Run:
     "Tokenizer, plan, model (from a checkpoint when resuming), optimizer, loaders, loop state and tracker of a run."
     from archerchat.data import PackedLoader
-    from archerchat.telemetry import Tracker
     t_setup = time.time()
     tag = cfg.tag or f"d{cfg.depth}"
     ckpt_dir = run_dir(tag)
@@ -696,8 +697,7 @@ def evaluate_base(tag: str | None = None, step: int | None = None, *, eval_token
                   core_max_per_task: int = 500, core_data_dir=None, data_dir=None, device_type=None,
                   device_batch_size: int | None = None, samples: bool = True) -> dict:
     """Validation bpb, CORE (`core_max_per_task`: examples per task, -1 all, 0 skips it) and samples of a base checkpoint,
-    written beside it (`base_eval_<step>.json`) and reported to its run (under `base_eval/`, see 11_telemetry)."""
-    from archerchat.telemetry import log_stage, base_eval_event, tokenizer_files
+    written beside it (`base_eval_<step>.json`) and reported to its run (under `base_eval/`, see 24_stages)."""
     os.environ.update(MULTI_GPU_ENV)
     owns_pg = not (dist.is_available() and dist.is_initialized())
     _, rank, _, world, device = compute_init(device_type)

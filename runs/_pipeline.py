@@ -2,14 +2,14 @@
 -> SFT -> chat eval -> (RL, with --rl) -> report, each stage recorded when done so that re-running the script continues the pipeline.
 Pretraining and evaluation run as `python -m archerchat.train` (torchrun when more than one GPU), so they are the same
 code a user would launch by hand; the commands are printed before they run. With ENDLEX_URL (and ENDLEX_TOKEN) set, every
-stage reports to one Endlex run named after the tag (see notebook 11), so the cloud box can go once the report is sent."""
+stage reports to one Endlex run named after the tag (notebooks 11 and 24), so the cloud box can go once the report is sent."""
 import argparse, json, subprocess, sys
 from archerchat.train import plan_for, build_model, resume_from_home
 from archerchat.scaling import check_memory, largest_fitting_batch
 from archerchat.pipeline import (run_stage, print_plan, write_report, ensure_tokenizer, launch_env, torchrun_cmd, run_cmd,
                                  config_args)
 from archerchat.checkpoints import run_dir
-from archerchat.telemetry import check_remote, send_report
+from archerchat.stages import check_remote, send_report
 
 STAGES = ["data", "tokenizer", "pretrain", "base_eval", "sft", "chat_eval", "rl", "report"]
 # --short: every stage of the real run at the real shapes, each cut to what proves it works, so that the whole pipeline

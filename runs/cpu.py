@@ -18,7 +18,7 @@ from archerchat.train import TrainConfig, pretrain, evaluate_base, plan_for, ref
 from archerchat.pipeline import write_report, run_stage, print_plan, ensure_tokenizer, run_cmd
 from archerchat.checkpoints import run_dir
 from archerchat.evaluation import embedded_core_dir
-from archerchat.telemetry import check_remote, send_report
+from archerchat.stages import check_remote, send_report
 
 ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
 ap.add_argument("--smoke", action="store_true", help="toy sizes: the whole pipeline in seconds")

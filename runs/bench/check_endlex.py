@@ -1,5 +1,5 @@
-"""Check ArcherChat's Endlex client against a running Endlex server: the checks notebook 11 runs against its loopback
-server, here against the real one (github archeryue/Endlex; not in CI, since it is not on the package index).
+"""Check ArcherChat's Endlex client against a running Endlex server: the checks notebooks 11, 23 and 24 run against the
+loopback server of notebook 22, here against the real one (github archeryue/Endlex; not in CI, since it is not on the package index).
 
     pip install -e 'PATH/TO/Endlex[server]'           # in a separate virtual environment
     ENDLEX_TOKEN=tok ENDLEX_DATA=/tmp/endlex-data uvicorn endlex.server.app:create_app --factory --host 127.0.0.1 --port 8765 &
@@ -11,7 +11,10 @@ stored file to check that `pull` refuses it. Every check prints one line; the ex
 """
 import argparse, contextlib, io, os, signal, socket, subprocess, sys, tempfile, threading, time
 from pathlib import Path
-from archerchat.telemetry import Tracker, attach, pull, sha256_file, check_remote, list_runs, EndlexClient, sync_run
+from archerchat.endlex import EndlexClient, list_runs
+from archerchat.telemetry import Tracker, attach, sync_run
+from archerchat.sync import pull, sha256_file
+from archerchat.stages import check_remote
 
 
 class CuttingProxy:

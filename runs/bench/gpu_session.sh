@@ -169,11 +169,11 @@ preempt)   # a lost cloud box costs minutes, not the run (runs/bench/preempt.py)
     ENDLEX_DATA=$B/endlex_preempt setsid ${ENDLEX_PYTHON:-$PY} -m uvicorn endlex.server.app:create_app --factory --host 127.0.0.1 \
         --port 8766 >"$OUT/endlex_preempt.log" 2>&1 < /dev/null &
     srv=$!; sleep 5
-    tok=(--vocab-size 32768 --tok-max-chars 20000000)
-    [ -f "$B/base/tokenizer/tokenizer.bpe" ] && tok=(--tokenizer-dir "$B/base/tokenizer")
-    timeout 230 $PY runs/bench/preempt.py --work "$B/preempt" --out "$OUT" --checkpoint-step 20 "${tok[@]}" -- --depth 8 \
-        --num-iterations 40 --save-every 10 --device-batch-size 16 --total-batch-size 65536 --eval-every -1 --core-metric-every -1 \
-        --sample-every -1 --no-compile --data-dir "$B/text" "$@" 2>&1 | tee "$OUT/preempt.log" || true
+    # an 8,192-token vocabulary keeps each checkpoint (weights, optimizer) a few hundred MB: written, hashed, uploaded and
+    # fetched within the budget; eager (no compile) and one micro-batch a step keep the three boxes' start-up short
+    timeout 280 $PY runs/bench/preempt.py --work "$B/preempt" --out "$OUT" --checkpoint-step 20 --vocab-size 8192 \
+        --tok-max-chars 20000000 -- --depth 8 --num-iterations 40 --save-every 10 --device-batch-size 16 --total-batch-size 32768 \
+        --eval-every -1 --core-metric-every -1 --sample-every -1 --no-compile --data-dir "$B/text" "$@" 2>&1 | tee "$OUT/preempt.log" || true
     kill "$srv" 2>/dev/null || true;;
 rl)   # flags after the name go to runs/bench/rl_vs_nanochat.py. The chat model: RL_MODEL_TAG's SFT checkpoint in $B/base if
       # there is one, else a short d12 made here (~4 min: tokenizer, 60 pretraining steps, 30 SFT steps on the embedded

@@ -18,11 +18,12 @@ long box C took from an empty disk to its first trained step.
 """
 import argparse, json, os, re, shutil, subprocess, sys, time
 from pathlib import Path
+from archerchat.train import config_from_args
 
 CHILD = r"""
 import os, sys, time, signal
 from archerchat.train import config_from_args, pretrain
-from archerchat.telemetry import EndlexClient
+from archerchat.endlex import EndlexClient
 ck, kill_at, run = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
 cfg, _ = config_from_args(sys.argv[4:])
 cl = EndlexClient(os.environ["ENDLEX_URL"], os.environ.get("ENDLEX_TOKEN"))
@@ -85,7 +86,6 @@ def main():
     a = ap.parse_args()
     flags = [f for f in a.train_flags if f != "--"]
     if not os.environ.get("ENDLEX_URL"): raise SystemExit("preempt needs a running Endlex server: set ENDLEX_URL and ENDLEX_TOKEN")
-    from archerchat.train import config_from_args
     cfg, _ = config_from_args(flags)
     K, N = a.checkpoint_step, cfg.num_iterations
     kill_at = a.kill_at or K + 5
@@ -143,7 +143,7 @@ def main():
     (out / "preempt.json").write_text(json.dumps(res, indent=1))
     rows = "\n".join(f"| {s + 1} | {la.get(s)!r} | {lc.get(s)!r} | {rel.get(s, float('nan')):.2e} |" for s in after)
     med = sorted(sa.values())[len(sa) // 2] if sa else float("nan")
-    md = [f"# Preemption: killed with SIGKILL, resumed on a fresh box from Endlex", "", f"`{verdict}`", "",
+    md = ["# Preemption: killed with SIGKILL, resumed on a fresh box from Endlex", "", f"`{verdict}`", "",
           f"- train flags: `{' '.join(flags)}`; checkpoint every {cfg.save_every} steps; box B killed after step {kill_at}, "
           f"once the checkpoint of step {K} was on the server; run `{run_name}` on `{os.environ['ENDLEX_URL']}`",
           f"- wall clock: box A (uninterrupted) {t_a:.1f}s, box B (until the kill) {t_b:.1f}s, box C (empty disk: fetch, "
