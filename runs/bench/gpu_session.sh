@@ -11,6 +11,7 @@
 #   bash runs/bench/gpu_session.sh d12plan    # d12 with each program's own batch (-1), 200 steps, one ArcherChat seed    ~9 min
 #   bash runs/bench/gpu_session.sh packing    # d12, 160 steps: nanochat, bestfit, longfirst; nanochat's rows and whole docs ~7 min
 #   bash runs/bench/gpu_session.sh flow       # runs/d8.py offline, short, logging to Endlex on loopback; pull; one chat ~6 min
+#   bash runs/bench/gpu_session.sh nbcuda     # the GPU cells of 01, 01b and 02, and one optimizer step at d20 (bench_optim) ~5 min
 # Flags after the name go to runs/vs_nanochat.py (last one wins), e.g. a CPU rehearsal of the flow of a command:
 #   SKIP_WHEELS=1 PYTHON=.venv/bin/python bash runs/bench/gpu_session.sh packing --device-type cpu --depth 2 ...
 # Device time is short (30 minutes a session, machine start included): in order of what they prove, d8, d12, core,
@@ -96,6 +97,12 @@ flow)   # flags after the name go to runs/d8.py here
     ARCHERCHAT_BASE_DIR=$B/home $PY -m archerchat.telemetry pull "$run" --tag d8 2>&1 | tee -a "$OUT/flow.log"
     ARCHERCHAT_BASE_DIR=$B/home timeout 120 $PY -m archerchat.chat_cli -i sft -g d8 -p "Why is the sky blue?" 2>&1 \
         | tee -a "$OUT/flow.log" || true;;
+nbcuda)   # the `#| cuda` cells of 01, 01b and 02 run as plain Python (runs/bench/nb_cells.py: no Jupyter needed), then
+          # the optimizer step at d20 with row equilibration and the norm reset (02's "Measured on an H100")
+    shift; setup
+    MPLBACKEND=Agg timeout 330 $PY runs/bench/nb_cells.py nbs/01_attention_swa.ipynb nbs/01b_attention_kernels.ipynb \
+        nbs/02_muon.ipynb 2>&1 | tee "$OUT/nbcuda.log" || true
+    timeout 200 $PY runs/bench/bench_optim.py --out "$OUT/bench_optim.json" 2>&1 | tee "$OUT/bench_optim.log" || true;;
 *)
-    sed -n 2,22p "$0"; exit 2;;
+    sed -n 2,23p "$0"; exit 2;;
 esac
