@@ -49,7 +49,7 @@ def apply_rotary(x, cos, sin):
     x1, x2 = x[..., :d], x[..., d:]
     return torch.cat([x1 * cos - x2 * sin, x1 * sin + x2 * cos], dim=-1)
 
-# %% ../nbs/01_attention_swa.ipynb #dbe8c49b
+# %% ../nbs/01_attention_swa.ipynb #c0f162a9
 def norm(x):
     "RMSNorm without a learnable gain, in the dtype of `x`."
     return F.rms_norm(x, (x.size(-1),))
@@ -65,7 +65,7 @@ def window_sizes(pattern: str, n_layer: int, seq_len: int) -> list[int]:
     sizes[-1] = seq_len
     return sizes
 
-# %% ../nbs/01_attention_swa.ipynb #7ebad0a1
+# %% ../nbs/01_attention_swa.ipynb #57cdf9a9
 ATTN_BACKENDS = ("auto", "fa3", "fa2", "flex", "sdpa")
 
 def choose_backends(requested: str = "auto", device="cpu", dtype=torch.float32) -> tuple[str, str, str]:
@@ -338,7 +338,7 @@ class GPT(nn.Module):
     def compute_dtype(self) -> torch.dtype: return self.cos.dtype
     def get_device(self) -> torch.device: return self.transformer.wte.weight.device
 
-# %% ../nbs/01_attention_swa.ipynb #6db23dea
+# %% ../nbs/01_attention_swa.ipynb #c7cfe2bf
 def softcap_ce(logits, targets, softcap: float, reduction: str = "mean"):
     "Cross-entropy (ignore_index=-1) of `softcap * tanh(logits / softcap)`, computed in fp32 (fp64 stays fp64, for tests)."
     logits = logits.to(torch.promote_types(logits.dtype, torch.float32))
@@ -757,7 +757,7 @@ class KVCache:
         return cls._of(torch.cat([c.k for c in caches], 1), torch.cat([c.v for c in caches], 1),
                        torch.cat([c.cache_seqlens for c in caches]), torch.cat([c.prev_embedding for c in caches]))
 
-# %% ../nbs/01b_attention_kernels.ipynb #abfeeba5
+# %% ../nbs/01b_attention_kernels.ipynb #bb84e4d1
 @patch
 def new_kv_cache(self: GPT, batch_size: int, max_seq_len: int | None = None) -> KVCache:
     "An empty `KVCache` shaped for this model, on its device, in its compute dtype (default length: `sequence_len`)."
@@ -879,7 +879,7 @@ def fused_linear_softcap_ce(h, weight, targets, vocab_size: int, softcap: float,
     if reduction == "none": return losses
     return losses.sum() / (targets != -1).sum() if reduction == "mean" else losses.sum()
 
-# %% ../nbs/01b_attention_kernels.ipynb #15105396
+# %% ../nbs/01b_attention_kernels.ipynb #756d67cf
 @patch
 def estimate_decode_flops(self: GPT, context_len: int) -> float:
     "Forward FLOPs to decode one token with `context_len` tokens already cached: 2 per matmul param + 4·H·D per attended key (min(context_len+1, window+1) per layer)."

@@ -218,7 +218,7 @@ class MuonAdamW(torch.optim.Optimizer):
             else: torch._foreach_copy_(ps, list(self._muon(group, ps, torch.stack([p.grad for p in ps]), 0).unbind(0)))
         return loss
 
-# %% ../nbs/02_muon.ipynb #bb3484ba
+# %% ../nbs/02_muon.ipynb #da859949
 @patch
 def _layout(self: MuonAdamW) -> dict:
     "What a state dict is written for: world size, rank, and each group's kind and shapes."
@@ -258,7 +258,7 @@ def load_state_dict(self: MuonAdamW, state_dict: dict) -> None:
                          "(a different model config or a different grouping of its parameters)")
     torch.optim.Optimizer.load_state_dict(self, state_dict)
 
-# %% ../nbs/02_muon.ipynb #58e5c1d3
+# %% ../nbs/02_muon.ipynb #2dfc0c52
 SMALL_NUMEL = 1024  # AdamW tensors smaller than this are all-reduced and updated whole on every rank
 
 # newer torch renames the two collectives (same arguments); older torch only has the *_tensor names
