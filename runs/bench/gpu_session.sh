@@ -22,6 +22,7 @@
 #   bash runs/bench/gpu_session.sh rl         # a short d12 chat model, then nanochat's chat_rl and archerchat.rl on it:
 #                                             # rewards, s/step, pass@k before/after (one evaluator); chat_cli -i rl  ~10 min
 #   bash runs/bench/gpu_session.sh loader     # the dataloader: packed tok/s per rank with 1-8 tokenizer threads, to the GPU ~2 min
+#   bash runs/bench/gpu_session.sh nbcuda     # the GPU cells of 01, 01b and 02, and one optimizer step at d20 (bench_optim) ~5 min
 # Flags after the name go to runs/vs_nanochat.py (last one wins), e.g. a CPU rehearsal of the flow of a command:
 #   SKIP_WHEELS=1 PYTHON=.venv/bin/python bash runs/bench/gpu_session.sh packing --device-type cpu --depth 2 ...
 # The two d24 commands run on the same machine one after the other (both programs' runs do not fit one command's 10
@@ -199,6 +200,12 @@ rl)   # flags after the name go to runs/bench/rl_vs_nanochat.py. The chat model:
     for f in archerchat_rl.json logs/archerchat.log logs/nanochat.log; do [ -f "$r/$f" ] && cp "$r/$f" "$OUT/rl_$(basename "$f")"; done
     timeout 40 $PY -m archerchat.chat_cli -i rl -g rlbench -p "Natalia sold clips to 48 of her friends in April, and then she sold half as many clips in May. How many clips did Natalia sell altogether in April and May?" \
         -m 128 2>&1 | tee "$OUT/rl_chat.txt" || true;;
+nbcuda)   # the `#| cuda` cells of 01, 01b and 02 run as plain Python (runs/bench/nb_cells.py: no Jupyter needed), then
+          # the optimizer step at d20 with row equilibration and the norm reset (02's "Measured on an H100")
+    shift; setup
+    MPLBACKEND=Agg timeout 330 $PY runs/bench/nb_cells.py nbs/01_attention_swa.ipynb nbs/01b_attention_kernels.ipynb \
+        nbs/02_muon.ipynb 2>&1 | tee "$OUT/nbcuda.log" || true
+    timeout 200 $PY runs/bench/bench_optim.py --out "$OUT/bench_optim.json" 2>&1 | tee "$OUT/bench_optim.log" || true;;
 *)
     sed -n '2,/^set -euo/p' "$0" | sed '$d'; exit 2;;
 esac
