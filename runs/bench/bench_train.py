@@ -6,7 +6,7 @@ configuration.
     python runs/bench/bench_train.py --depth 20 --window SSSL --attn flex sdpa --device-batch-size 32
     python runs/bench/bench_train.py --depth 20 --window L --fp8
     python runs/bench/bench_train.py --depth 20 --window SSSL --ce fused unfused   # the chunked loss against the plain one
-    python runs/bench/bench_train.py --data-dir ../shared/data/text --out bench/train_$(git rev-parse --short HEAD).json
+    python runs/bench/bench_train.py --data-dir ~/data/text --out bench/train_$(git rev-parse --short HEAD).json
     python runs/bench/bench_train.py --smoke                          # tiny, on CPU, in seconds: checks the script works
     python runs/bench/bench_train.py --depth 20 --window SSSL --profile prof/   # + where the step's time and memory go
 

@@ -1,6 +1,6 @@
 """Cut the small real task samples shipped in archerchat/assets/tasks/ (provenance script; run once by a maintainer).
 
-    python runs/bench/make_task_samples.py --src /work/shared/data --out archerchat/assets/tasks
+    python runs/bench/make_task_samples.py --src ~/data --out archerchat/assets/tasks
 
 Every sample is laid out exactly as the Hugging Face Hub delivers the dataset (same directory per config, same
 `{split}-00000-of-00001.parquet` file names, same columns), so `archerchat.tasks` reads it through the very code path
@@ -163,7 +163,7 @@ def shakespeare_words(src: Path, n: int = 3000):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--src", default="/work/shared/data"); ap.add_argument("--out", default="archerchat/assets/tasks")
+    ap.add_argument("--src", required=True, help="the real data: text/ shards, tasks/gsm8k/, ..."); ap.add_argument("--out", default="archerchat/assets/tasks")
     a = ap.parse_args(); src, out = Path(a.src), Path(a.out)
     rng = random.Random(0)
 

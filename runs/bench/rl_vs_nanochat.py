@@ -1,7 +1,7 @@
 """nanochat's `chat_rl` and ArcherChat's RL on the same chat model, the same GSM8K problems and the same settings:
 rewards per step, seconds per step, and pass@k before and after on the same held-out problems with one evaluator.
 
-    python runs/bench/rl_vs_nanochat.py --nanochat ~/nanochat --model-tag d12 --gsm8k ../shared/data/tasks/gsm8k \\
+    python runs/bench/rl_vs_nanochat.py --nanochat ~/nanochat --model-tag d12 --gsm8k ~/data/tasks/gsm8k \\
         --num-steps 30 --out runs/out/rl                                        # GPU: ~6 min at d12
     python runs/bench/rl_vs_nanochat.py --nanochat ~/nanochat --model-tag demo --gsm8k embedded --device-type cpu \\
         --num-steps 2 --examples-per-step 2 --num-samples 4 --device-batch-size 4 --max-new-tokens 16 \\

@@ -1,6 +1,6 @@
 """Golden CORE results from nanochat's own evaluator, item by item, for ArcherChat's parity test (notebook 09).
 
-    python runs/golden/core.py --nanochat /work/ext/nanochat          # run in a venv that runs nanochat (CPU is fine)
+    python runs/golden/core.py --nanochat ~/nanochat          # run in a venv that runs nanochat (CPU is fine)
 
 Loads the tiny nanochat-trained model of `archerchat/assets/nanochat/d2` with nanochat's own `load_model` (that folder is
 a NANOCHAT_BASE_DIR), reads the embedded CORE subset (`archerchat/assets/core`, 18 tasks) exactly as nanochat's

@@ -6,7 +6,7 @@ tokenizer `archerchat/assets/nanochat/d2/tokenizer` (vocab 1024), over ArcherCha
 (`archerchat/assets/corpus`, last shard = val), for world size 1 and for both ranks of world size 2. Records the first
 batches' rows and state dicts, and the batches nanochat yields after resuming from one of its own state dicts.
 
-    PYTHONPATH=/work/ext/stub /work/ext/ncvenv/bin/python runs/golden/loader.py --nanochat /work/ext/nanochat \
+    PYTHONPATH=/path/to/wandb-stub /path/to/nanochat-venv/bin/python runs/golden/loader.py --nanochat ~/nanochat \
         --out archerchat/assets/nanochat/loader
 
 Run it with a Python that can import nanochat (torch, pyarrow, rustbpe, tiktoken). Nothing of nanochat is copied here.

@@ -8,7 +8,7 @@ parameter's change per step and a few exact values after the last step, and the 
 `evaluate_bpb` and validation loader. Then it records the logits of the init model and of the d2 fixture model on a
 fixed input. Everything goes to `--out` (its README.md is kept by hand: update it when you re-record).
 
-    python runs/golden/trace.py --nanochat /work/ext/nanochat --out archerchat/assets/nanochat/trace
+    python runs/golden/trace.py --nanochat ~/nanochat --out archerchat/assets/nanochat/trace
 
 Needs a Python with nanochat's dependencies (torch, tiktoken, rustbpe, pyarrow, filelock); `wandb` is stubbed.
 `torch.compile` is replaced by the identity (unless `--compile`), so the traces are eager fp32 CPU arithmetic, the
