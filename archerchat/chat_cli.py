@@ -92,7 +92,7 @@ def write_demo_checkpoint(kind: str = "sft", tag: str = "demo", n_layer: int = 2
     return d
 
 # %% ../nbs/10_chat_cli.ipynb #80734ddc
-from .common import ArgumentParser, number, UserError
+from .common import ArgumentParser, number, UserError, debugging
 def _chat_turn(engine, tokenizer, messages, args, out, seed) -> str | None:
     "Render, generate and print one assistant turn; returns the reply (None if the conversation no longer fits)."
     while True:
@@ -146,6 +146,7 @@ def main(argv=None, out=None) -> int:
         if args.temperature < 0 or args.top_k < 0 or args.max_tokens < 1 or (args.top_p is not None and not 0 < args.top_p <= 1):
             raise ValueError("need temperature >= 0, top-k >= 0, max-tokens >= 1 and top-p in (0, 1]")
     except (FileNotFoundError, ValueError, UserError) as e:
+        if debugging(): raise                                   # --debug: the traceback
         print(f"error: {e}", file=sys.stderr); return 2
     chat = args.source == "sft" or meta.get("nanochat", {}).get("kind") in ("sft", "rl")
     system = [{"role": "system", "content": args.system}] if args.system else []

@@ -234,7 +234,7 @@ def make_server(engines, tokenizer, host: str = "127.0.0.1", port: int = 8000, *
     return ChatServer((host, port), list(engines), tokenizer, **kw)
 
 # %% ../nbs/13_chat_web.ipynb #91474f0d
-from .common import ArgumentParser, number, run_main, UserError
+from .common import ArgumentParser, number, run_main, UserError, debugging
 def main(argv=None) -> int:
     ap = ArgumentParser(prog="python -m archerchat.chat_web", description="Serve a web chat with an ArcherChat model.")
     ap.add_argument("-i", "--source", default="sft", choices=["base", "sft"])
@@ -255,6 +255,7 @@ def main(argv=None) -> int:
         devices = [f"cuda:{i}" for i in range(args.num_gpus)] if args.num_gpus > 1 else [args.device]
         loaded = [load_engine(args.source, args.tag, args.step, d) for d in devices]
     except (FileNotFoundError, ValueError, RuntimeError, UserError) as e:
+        if debugging(): raise                                   # --debug: the traceback
         print(f"error: {e}", file=sys.stderr); return 2
     engines, tokenizer, meta = [l[0] for l in loaded], loaded[0][1], loaded[0][2]
     info = {"source": args.source, "step": meta.get("step"), "n_layer": meta.get("model_config", {}).get("n_layer")}

@@ -15,7 +15,8 @@ from tqdm.auto import tqdm
 __all__ = ['logger', 'DEBUG_ENV', 'base_dir', 'asset_path', 'temp_base_dir', 'atomic_write', 'atomic_torch_save', 'get_dist_info',
            'print0', 'autodetect_device_type', 'compute_init', 'compute_cleanup', 'compute_dtype', 'setup_logging',
            'capture_log', 'DownloadError', 'retryable_status', 'backoff_delay', 'part_path', 'download_file',
-           'LoopbackServer', 'UserError', 'one_line', 'ArgumentParser', 'number', 'run_main', 'slow_step_note']
+           'LoopbackServer', 'UserError', 'one_line', 'ArgumentParser', 'number', 'debugging', 'run_main',
+           'slow_step_note']
 
 # %% ../nbs/08_common.ipynb #ac1d18c9
 def base_dir() -> Path:
@@ -319,6 +320,10 @@ def number(kind=int, lo=None, hi=None, special: dict | None = None):
 # %% ../nbs/08_common.ipynb #bc54d8f0
 DEBUG_ENV = "ARCHERCHAT_DEBUG"
 
+def debugging() -> bool:
+    "Whether the traceback was asked for (`--debug`, which `run_main` turns into ARCHERCHAT_DEBUG=1, or the variable itself)."
+    return os.environ.get(DEBUG_ENV, "") not in ("", "0")
+
 def _user_errors() -> tuple:
     return (UserError, OSError, ValueError, DownloadError, torch.cuda.OutOfMemoryError)
 
@@ -330,7 +335,7 @@ def run_main(main, argv=None, errors: tuple = ()) -> int:
     if "--debug" in argv:
         argv = [a for a in argv if a != "--debug"]
         os.environ[DEBUG_ENV] = "1"                      # child processes of a run script inherit it
-    debug = os.environ.get(DEBUG_ENV, "") not in ("", "0")
+    debug = debugging()
     try:
         rc = main(argv)
     except KeyboardInterrupt:

@@ -712,13 +712,13 @@ def core_main(argv=None) -> dict:
     p.add_argument("-g", "--tag", default=None, help="ArcherChat base run tag (default: the deepest)")
     p.add_argument("-s", "--step", type=number(int, 0), default=None, help="checkpoint step (default: the latest)")
     p.add_argument("--max-per-task", type=number(int, 1, special={-1: "all"}), default=-1, help="items per task; -1: all (nanochat's default)")
-    p.add_argument("--data-dir", default=None, help="CORE data (default: the eval bundle under the base dir)")
+    p.add_argument("--data-dir", default=None, help="CORE data (default: the eval bundle under the base dir; 'embedded': the bundled subset)")
     p.add_argument("--device", default=None, help="cuda, mps or cpu (default: autodetect)")
     a = p.parse_args(argv)
     device = a.device or autodetect_device_type()
     model, tok, _ = load_model(a.nanochat, None, a.step, device=device) if a.nanochat else load_model("base", a.tag, a.step, device=device)
     return evaluate_core(model, tok, device, max_per_task=None if a.max_per_task < 0 else a.max_per_task,
-                         data_dir=a.data_dir, max_seq_len=model.rotary_seq_len)
+                         data_dir=embedded_core_dir() if a.data_dir == "embedded" else a.data_dir, max_seq_len=model.rotary_seq_len)
 
 # %% ../nbs/09_evaluation.ipynb #1f69bb76
 #| eval: false
