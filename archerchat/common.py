@@ -25,7 +25,7 @@ def base_dir() -> Path:
     p = Path(d).expanduser()
     try: p.mkdir(parents=True, exist_ok=True)
     except OSError as e:
-        raise RuntimeError(f"cannot create the ArcherChat base dir {p} ({e}); set ARCHERCHAT_BASE_DIR to a writable directory") from e
+        raise OSError(f"cannot create the ArcherChat base dir {p} ({e}); set ARCHERCHAT_BASE_DIR to a writable directory") from e
     return p
 
 # %% ../nbs/08_common.ipynb #2b7b9013
@@ -93,7 +93,7 @@ def compute_init(device_type: str | None = None, seed: int = 42):
     device_type = device_type or autodetect_device_type()
     if device_type not in ("cuda", "mps", "cpu"): raise ValueError(f"device_type must be cuda, mps or cpu, got {device_type!r}")
     if device_type == "cuda" and not torch.cuda.is_available():
-        raise RuntimeError("device_type='cuda' was asked for but torch sees no GPU; pass --device-type cpu")
+        raise OSError("device_type='cuda' was asked for but torch sees no GPU; pass --device-type cpu")   # the machine's: one line
     torch.manual_seed(seed)
     if device_type == "cuda":
         torch.cuda.manual_seed(seed)
