@@ -164,13 +164,13 @@ def write_report(run_dir, *, title: str | None = None, stages: dict | None = Non
 
 def _disk_rows(run_dir: Path) -> list[dict]:
     "What a run occupies on disk when the report is written: its checkpoints, its SFT checkpoints, the tokenizer, the base dir."
-    mb = lambda p: round(disk_usage(p) / 1e6, 1)
-    rows = [dict(what="this run's directory (checkpoints, metrics, evaluations)", path=str(run_dir), mb=mb(run_dir))]
+    mb = lambda p: f"{disk_usage(p) / 1e6:,.1f}"
+    rows = [dict(what="this run's directory (checkpoints, metrics, evaluations)", path=str(run_dir), MB=mb(run_dir))]
     if run_dir.parent.name == "base_checkpoints":           # a run under a base dir: its SFT run and the shared files too
         base = run_dir.parent.parent
-        rows += [dict(what="its SFT checkpoints", path=str(base / "sft_checkpoints" / run_dir.name), mb=mb(base / "sft_checkpoints" / run_dir.name)),
-                 dict(what="the tokenizer", path=str(base / "tokenizer"), mb=mb(base / "tokenizer")),
-                 dict(what="everything in the base directory (all runs, data, caches)", path=str(base), mb=mb(base))]
+        rows += [dict(what="its SFT checkpoints", path=str(base / "sft_checkpoints" / run_dir.name), MB=mb(base / "sft_checkpoints" / run_dir.name)),
+                 dict(what="the tokenizer", path=str(base / "tokenizer"), MB=mb(base / "tokenizer")),
+                 dict(what="everything in the base directory (all runs, data, caches)", path=str(base), MB=mb(base))]
     return rows
 
 # %% ../nbs/18_pipeline.ipynb #0c265616
