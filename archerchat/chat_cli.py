@@ -152,6 +152,7 @@ def write_demo_checkpoint(kind: str = "sft", tag: str = "demo", n_layer: int = 2
     return d
 
 # %% ../nbs/10_chat_cli.ipynb #80734ddc
+from .common import ArgumentParser, number, UserError, debugging
 def _chat_turn(engine, tokenizer, messages, args, out, seed) -> str | None:
     "Render, generate and print one assistant turn; returns the reply (None if the conversation no longer fits)."
     while True:
@@ -181,17 +182,17 @@ def _complete(engine, tokenizer, text, args, out, seed):
     print(file=out)
 
 def parser() -> argparse.ArgumentParser:
-    ap = argparse.ArgumentParser(prog="python -m archerchat.chat_cli", description="Chat with an ArcherChat model in the terminal.")
+    ap = ArgumentParser(prog="python -m archerchat.chat_cli", description="Chat with an ArcherChat model in the terminal.")
     src = ap.add_mutually_exclusive_group()
     src.add_argument("-i", "--source", default="sft", choices=["base", "sft", "rl"], help="which checkpoints: sft (chat), rl (chat, after RL) or base (plain completion)")
     src.add_argument("--nanochat", dest="source", metavar="PATH", help="a nanochat checkpoint directory or NANOCHAT_BASE_DIR (instead of --source)")
     ap.add_argument("-g", "--tag", default=None, help="run tag, e.g. d20 (default: the deepest)")
-    ap.add_argument("-s", "--step", type=int, default=None, help="checkpoint step (default: the latest)")
+    ap.add_argument("-s", "--step", type=number(int, 0), default=None, help="checkpoint step (default: the latest)")
     ap.add_argument("-p", "--prompt", default=None, help="answer this one prompt and exit")
-    ap.add_argument("-t", "--temperature", type=float, default=0.6)
-    ap.add_argument("-k", "--top-k", type=int, default=50, help="0: no top-k")
-    ap.add_argument("--top-p", type=float, default=None)
-    ap.add_argument("-m", "--max-tokens", type=int, default=512)
+    ap.add_argument("-t", "--temperature", type=number(float, 0), default=0.6)
+    ap.add_argument("-k", "--top-k", type=number(int, 0), default=50, help="0: no top-k")
+    ap.add_argument("--top-p", type=number(float, 0, 1), default=None)
+    ap.add_argument("-m", "--max-tokens", type=number(int, 1), default=512)
     ap.add_argument("--seed", type=int, default=42)
     ap.add_argument("--device", default=None, help="cuda, mps or cpu (default: autodetect)")
     ap.add_argument("--system", default=None, help="a system message, merged into the first user turn")
@@ -204,7 +205,8 @@ def main(argv=None, out=None) -> int:
         engine, tokenizer, meta = load_engine(args.source, args.tag, args.step, args.device)
         if args.temperature < 0 or args.top_k < 0 or args.max_tokens < 1 or (args.top_p is not None and not 0 < args.top_p <= 1):
             raise ValueError("need temperature >= 0, top-k >= 0, max-tokens >= 1 and top-p in (0, 1]")
-    except (FileNotFoundError, ValueError) as e:
+    except (FileNotFoundError, ValueError, UserError) as e:
+        if debugging(): raise                                   # --debug: the traceback
         print(f"error: {e}", file=sys.stderr); return 2
     chat = args.source in ("sft", "rl") or meta.get("nanochat", {}).get("kind") in ("sft", "rl")
     system = [{"role": "system", "content": args.system}] if args.system else []
@@ -241,4 +243,5 @@ def main(argv=None, out=None) -> int:
         print(file=out); return 130
 
 # %% ../nbs/10_chat_cli.ipynb #5c27fd54
-if __name__ == "__main__" and "__file__" in globals(): sys.exit(main())
+from .common import run_main
+if __name__ == "__main__" and "__file__" in globals(): sys.exit(run_main(main))

@@ -385,19 +385,20 @@ def make_server(engines, tokenizer, host: str = "127.0.0.1", port: int = 8000, *
     return ChatServer((host, port), list(engines), tokenizer, **kw)
 
 # %% ../nbs/13_chat_web.ipynb #91474f0d
+from .common import ArgumentParser, number, run_main, UserError, debugging
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m archerchat.chat_web", description="Serve a web chat with an ArcherChat model.")
+    ap = ArgumentParser(prog="python -m archerchat.chat_web", description="Serve a web chat with an ArcherChat model.")
     ap.add_argument("-i", "--source", default="sft", choices=["base", "sft", "rl"], help="which checkpoints: sft, rl (after RL) or base")
     ap.add_argument("-g", "--tag", default=None, help="run tag, e.g. d20 (default: the deepest)")
-    ap.add_argument("-s", "--step", type=int, default=None, help="checkpoint step (default: the latest)")
+    ap.add_argument("-s", "--step", type=number(int, 0), default=None, help="checkpoint step (default: the latest)")
     ap.add_argument("--device", default=None, help="cuda, mps or cpu (default: autodetect)")
-    ap.add_argument("-n", "--num-gpus", type=int, default=1, help="one model replica (worker) per GPU")
+    ap.add_argument("-n", "--num-gpus", type=number(int, 1), default=1, help="one model replica (worker) per GPU")
     ap.add_argument("--host", default="127.0.0.1", help="address to bind (default loopback; 0.0.0.0 exposes it to the network)")
-    ap.add_argument("-p", "--port", type=int, default=8000, help="0: any free port")
-    ap.add_argument("-t", "--temperature", type=float, default=DEFAULTS["temperature"])
-    ap.add_argument("-k", "--top-k", type=int, default=DEFAULTS["top_k"])
-    ap.add_argument("-m", "--max-tokens", type=int, default=DEFAULTS["max_tokens"])
-    ap.add_argument("--max-body", type=int, default=1 << 20, help="largest request body in bytes")
+    ap.add_argument("-p", "--port", type=number(int, 0, 65535), default=8000, help="0: any free port")
+    ap.add_argument("-t", "--temperature", type=number(float, 0), default=DEFAULTS["temperature"])
+    ap.add_argument("-k", "--top-k", type=number(int, 0), default=DEFAULTS["top_k"])
+    ap.add_argument("-m", "--max-tokens", type=number(int, 1), default=DEFAULTS["max_tokens"])
+    ap.add_argument("--max-body", type=number(int, 1), default=1 << 20, help="largest request body in bytes")
     ap.add_argument("--model-name", default=None, help="the model's name in the OpenAI API (default: archerchat-<source>-d<layers>)")
     args = ap.parse_args(argv)
     setup_logging()
@@ -405,7 +406,8 @@ def main(argv=None) -> int:
         if args.num_gpus < 1: raise ValueError("--num-gpus must be at least 1")
         devices = [f"cuda:{i}" for i in range(args.num_gpus)] if args.num_gpus > 1 else [args.device]
         loaded = [load_engine(args.source, args.tag, args.step, d) for d in devices]
-    except (FileNotFoundError, ValueError, RuntimeError) as e:
+    except (FileNotFoundError, ValueError, RuntimeError, UserError) as e:
+        if debugging(): raise                                   # --debug: the traceback
         print(f"error: {e}", file=sys.stderr); return 2
     engines, tokenizer, meta = [l[0] for l in loaded], loaded[0][1], loaded[0][2]
     info = {"source": args.source, "step": meta.get("step"), "n_layer": meta.get("model_config", {}).get("n_layer")}
@@ -426,4 +428,4 @@ def main(argv=None) -> int:
     return 0
 
 # %% ../nbs/13_chat_web.ipynb #b8a1f3f4
-if __name__ == "__main__" and "__file__" in globals(): sys.exit(main())
+if __name__ == "__main__" and "__file__" in globals(): sys.exit(run_main(main))

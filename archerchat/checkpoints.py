@@ -4,16 +4,16 @@
 
 # %% ../nbs/16_checkpoints.ipynb #58e5b4d4
 from __future__ import annotations
-import json, os, re
+import json, os, re, sys, zipfile
 from pathlib import Path
 import torch
 import torch.distributed as dist
-from .common import base_dir, atomic_write, atomic_torch_save, logger
+from .common import base_dir, atomic_write, atomic_torch_save, logger, UserError, get_dist_info
 from .tokenizer import get_tokenizer
 
 # %% auto #0
-__all__ = ['save_checkpoint', 'checkpoint_steps', 'find_last_step', 'prune_checkpoints', 'load_checkpoint', 'checkpoints_root',
-           'find_checkpoint_dir', 'run_dir', 'model_from_state', 'load_model']
+__all__ = ['save_checkpoint', 'checkpoint_steps', 'find_last_step', 'prune_checkpoints', 'read_meta', 'load_checkpoint',
+           'checkpoints_root', 'run_rank', 'find_checkpoint_dir', 'run_dir', 'model_from_state', 'load_model']
 
 # %% ../nbs/16_checkpoints.ipynb #2e2fd0b5
 def _jsonable(o):
@@ -59,23 +59,49 @@ def prune_checkpoints(ckpt_dir, keep_last: int):
         for p in [Path(ckpt_dir) / f"meta_{step:06d}.json", *Path(ckpt_dir).glob(f"*_{step:06d}.pt")]:
             p.unlink(missing_ok=True)
 
+def _steps_hint(ckpt_dir) -> str:
+    steps = checkpoint_steps(ckpt_dir)
+    return f"complete steps there: {', '.join(map(str, steps))}" if steps else "it has no complete step"
+
+def read_meta(path) -> dict:
+    "A checkpoint's meta file; one that is cut short or not JSON is a `UserError` naming the file and what to do."
+    path = Path(path)
+    try: return json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise UserError(f"{path} is damaged ({e}): copy or pull that checkpoint again, or delete this file to fall back "
+                        f"to the previous complete step") from e
+
+def _load_pt(path, **kw):
+    "`torch.load(path)`; a missing file or one cut short (not a torch zip archive) is an error naming it and what to do."
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"{path} is missing although its meta file is there: copy or pull that checkpoint again, "
+                                f"or pick another step ({_steps_hint(path.parent)})")
+    try: return torch.load(path, **kw)
+    except Exception as e:
+        if zipfile.is_zipfile(path): raise                    # a whole archive: not the file's fault, keep the real error
+        raise UserError(f"{path} is truncated or not a torch file ({path.stat().st_size:,} bytes; {type(e).__name__}): "
+                        f"copy or pull it again, or pick another step ({_steps_hint(path.parent)})") from e
+
 def load_checkpoint(ckpt_dir, step: int | None = None, device="cpu", rank: int = 0, load_optim: bool = True):
     "`(model_state, rank_state, meta)` of checkpoint `step` (default: latest); `rank_state` has `optim` and `loader`."
     ckpt_dir = Path(ckpt_dir)
     step = find_last_step(ckpt_dir) if step is None else step
     meta_p = ckpt_dir / f"meta_{step:06d}.json"
     if not meta_p.exists():
-        raise FileNotFoundError(f"checkpoint step {step} is not complete in {ckpt_dir} (no {meta_p.name}); "
-                                f"complete steps: {checkpoint_steps(ckpt_dir)}")
-    meta = json.loads(meta_p.read_text())
-    model_state = torch.load(ckpt_dir / f"model_{step:06d}.pt", map_location=device, weights_only=True)
+        if any(ckpt_dir.glob(f"*_{step:06d}.pt")):            # some files of the step, not its meta: cut off while saving
+            raise FileNotFoundError(f"checkpoint step {step} in {ckpt_dir} is not complete (no {meta_p.name}: the run stopped "
+                                    f"while saving it); {_steps_hint(ckpt_dir)}")
+        raise FileNotFoundError(f"checkpoint step {step} does not exist in {ckpt_dir}; {_steps_hint(ckpt_dir)}")
+    meta = read_meta(meta_p)
+    model_state = _load_pt(ckpt_dir / f"model_{step:06d}.pt", map_location=device, weights_only=True)
     rank_state = None
     if load_optim:
         ws = meta.get("world_size", 1)
         rp = ckpt_dir / f"rank{rank}_{step:06d}.pt"
         if rank >= ws or not rp.exists():
             raise FileNotFoundError(f"{rp.name} missing: this checkpoint was written by {ws} rank(s); resume it with the same number of ranks")
-        rank_state = torch.load(rp, map_location=device, weights_only=False)
+        rank_state = _load_pt(rp, map_location=device, weights_only=False)
     return model_state, rank_state, meta
 
 # %% ../nbs/16_checkpoints.ipynb #f1cd58ce
@@ -84,24 +110,43 @@ def checkpoints_root(kind: str = "base") -> Path:
     if kind not in ("base", "sft", "rl"): raise ValueError(f"checkpoint kind must be 'base', 'sft' or 'rl', got {kind!r}")
     return base_dir() / f"{kind}_checkpoints"
 
+def run_rank(run: Path) -> tuple:
+    "How a run directory ranks for `find_checkpoint_dir`: (depth, latest checkpoint finished the run, its meta file's mtime)."
+    step = checkpoint_steps(run)[-1]
+    meta_p = run / f"meta_{step:06d}.json"
+    try: meta = json.loads(meta_p.read_text())
+    except (OSError, ValueError): meta = {}                  # damaged: ranked by name here, reported when loaded
+    m = re.fullmatch(r"d(\d+)", run.name)
+    depth = (meta.get("model_config") or {}).get("n_layer") or (int(m.group(1)) if m else -1)
+    horizon = (meta.get("plan") or {}).get("num_iterations")   # pretraining's; SFT and demo checkpoints are final
+    return depth, not isinstance(horizon, int) or step >= horizon, meta_p.stat().st_mtime
+
+_announced = set()
+
 def find_checkpoint_dir(kind: str = "base", tag: str | None = None) -> Path:
-    "The directory of run `tag`, or of the deepest `dN` run with a complete checkpoint when `tag` is None."
+    """The directory of run `tag`, or, when `tag` is None, of the deepest run with a complete checkpoint (same depth:
+    finished before interrupted, then the newest); when there was a choice its tag is printed on stderr."""
     root = checkpoints_root(kind)
     if tag is not None:
         d = root / tag
         if not checkpoint_steps(d):
+            if d.is_dir() and any(d.glob("*.pt")):
+                raise FileNotFoundError(f"{kind} run {tag!r} under {root} has no complete checkpoint yet (no meta_*.json)")
             have = sorted(p.name for p in root.iterdir() if checkpoint_steps(p)) if root.is_dir() else []
-            raise FileNotFoundError(f"no {kind} checkpoint with tag {tag!r} under {root}; available tags: {have or 'none'}")
+            raise FileNotFoundError(f"no {kind} checkpoint with tag {tag!r} under {root}; available tags: {', '.join(have) or 'none'}")
         return d
     cands = [p for p in root.iterdir() if checkpoint_steps(p)] if root.is_dir() else []
     if not cands:
         hint = {"base": "python runs/cpu.py (or runs/d12.py)", "sft": "the SFT stage of runs/cpu.py",
                 "rl": "python -m archerchat.rl (the RL stage of runs/cpu.py)"}[kind]
         raise FileNotFoundError(f"no {kind} checkpoints under {root}; train one first with {hint}")
-    def depth(p):
-        m = re.fullmatch(r"d(\d+)", p.name)
-        return (int(m.group(1)) if m else -1, p.stat().st_mtime)
-    return max(cands, key=depth)
+    best = max(cands, key=run_rank)
+    if len(cands) > 1 and (kind, best) not in _announced and get_dist_info()[1] == 0:
+        _announced.add((kind, best))
+        others = ", ".join(sorted(p.name for p in cands if p != best))
+        print(f"{kind} model: {best.name}, chosen of {len(cands)} runs by depth, then finished over interrupted, then newest "
+              f"(others: {others}); pass a tag to choose another", file=sys.stderr, flush=True)
+    return best
 
 def run_dir(name: str, kind: str = "base") -> Path:
     "Directory of run `name` for checkpoints of `kind` (`base`, `sft`, `rl`), created if missing."

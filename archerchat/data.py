@@ -487,16 +487,18 @@ def download(num_shards: int = -1, dataset: str = "climbmix", data_dir=None, *, 
     return [d / shard_name(i) for i in ids]
 
 # %% ../nbs/04_dataloader.ipynb #d8d46c9b
+import sys
+from .common import ArgumentParser, number, run_main
 def main(argv=None):
     "`python -m archerchat.data download -n 170 [--dataset climbmix|fineweb-edu] [--data-dir D]`, or `list [--data-dir D]`."
-    p = argparse.ArgumentParser(prog="python -m archerchat.data", description="Pretraining shards: download and list.")
+    p = ArgumentParser(prog="python -m archerchat.data", description="Pretraining shards: download and list.")
     sub = p.add_subparsers(dest="cmd", required=True)
     dl = sub.add_parser("download", help="download training shards and the validation shard")
-    dl.add_argument("-n", "--num-shards", type=int, default=-1, help="training shards to fetch (default -1: all); the validation shard always comes too")
+    dl.add_argument("-n", "--num-shards", type=number(int, 1, special={-1: "all"}), default=-1, help="training shards to fetch (default -1: all); the validation shard always comes too")
     dl.add_argument("--dataset", choices=sorted(DATASETS), default="climbmix")
     dl.add_argument("--data-dir", default=None, help="target directory (default: $ARCHERCHAT_BASE_DIR/base_data)")
-    dl.add_argument("-w", "--workers", type=int, default=8, help="parallel downloads (default 8)")
-    dl.add_argument("--retries", type=int, default=5, help="retries per shard, with exponential backoff (default 5)")
+    dl.add_argument("-w", "--workers", type=number(int, 1), default=8, help="parallel downloads (default 8)")
+    dl.add_argument("--retries", type=number(int, 0), default=5, help="retries per shard, with exponential backoff (default 5)")
     dl.add_argument("--base-url", default=None, help="a mirror serving the same file names")
     ls = sub.add_parser("list", help="list the shards the loader would read")
     ls.add_argument("--data-dir", default=None)
@@ -511,4 +513,4 @@ def main(argv=None):
             print(f"{s}  {md.num_rows:>9,} docs  {md.num_row_groups:>5} row groups  {s.stat().st_size / 1e6:8.1f} MB")
         print(f"{len(shards)} shards; train = first {len(shards) - 1}, val = {shards[-1].name}")
 
-if __name__ == "__main__" and "__file__" in globals(): main()
+if __name__ == "__main__" and "__file__" in globals(): sys.exit(run_main(main))

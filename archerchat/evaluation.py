@@ -680,12 +680,12 @@ def core_markdown_table(out: dict) -> str:
     return "\n".join(lines)
 
 # %% ../nbs/09_evaluation.ipynb #121bd1b3
+from .common import ArgumentParser, number, run_main
 def main(argv=None):
     "`python -m archerchat.evaluation download|tasks|core ...`"
-    import argparse
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] == ["core"]: return core_main(argv[1:])   # evaluating a checkpoint: its own flags (`core_main`, below)
-    p = argparse.ArgumentParser(prog="python -m archerchat.evaluation", description="CORE evaluation data and the CORE metric")
+    p = ArgumentParser(prog="python -m archerchat.evaluation", description="CORE evaluation data and the CORE metric")
     sub = p.add_subparsers(dest="cmd", required=True)
     sub.add_parser("core", help="the CORE metric of a base model (`core --help` for its flags)")
     dl = sub.add_parser("download", help="download and unpack the DCLM eval bundle into base_dir()/eval_bundle")
@@ -705,22 +705,21 @@ def main(argv=None):
 # %% ../nbs/09_evaluation.ipynb #cce76ed9
 def core_main(argv=None) -> dict:
     "`python -m archerchat.evaluation core [--nanochat PATH | --tag T --step S] ...`: the CORE metric of one base model."
-    import argparse
     from archerchat.checkpoints import load_model
     from archerchat.common import autodetect_device_type
-    p = argparse.ArgumentParser(prog="python -m archerchat.evaluation core", description="CORE metric of a base model")
+    p = ArgumentParser(prog="python -m archerchat.evaluation core", description="CORE metric of a base model")
     p.add_argument("--nanochat", default=None, metavar="PATH", help="a nanochat checkpoint directory or NANOCHAT_BASE_DIR")
     p.add_argument("-g", "--tag", default=None, help="ArcherChat base run tag (default: the deepest)")
-    p.add_argument("-s", "--step", type=int, default=None, help="checkpoint step (default: the latest)")
-    p.add_argument("--max-per-task", type=int, default=-1, help="items per task; -1: all (nanochat's default)")
-    p.add_argument("--data-dir", default=None, help="CORE data (default: the eval bundle under the base dir)")
+    p.add_argument("-s", "--step", type=number(int, 0), default=None, help="checkpoint step (default: the latest)")
+    p.add_argument("--max-per-task", type=number(int, 1, special={-1: "all"}), default=-1, help="items per task; -1: all (nanochat's default)")
+    p.add_argument("--data-dir", default=None, help="CORE data (default: the eval bundle under the base dir; 'embedded': the bundled subset)")
     p.add_argument("--device", default=None, help="cuda, mps or cpu (default: autodetect)")
     a = p.parse_args(argv)
     device = a.device or autodetect_device_type()
     model, tok, _ = load_model(a.nanochat, None, a.step, device=device) if a.nanochat else load_model("base", a.tag, a.step, device=device)
     return evaluate_core(model, tok, device, max_per_task=None if a.max_per_task < 0 else a.max_per_task,
-                         data_dir=a.data_dir, max_seq_len=model.rotary_seq_len)
+                         data_dir=embedded_core_dir() if a.data_dir == "embedded" else a.data_dir, max_seq_len=model.rotary_seq_len)
 
 # %% ../nbs/09_evaluation.ipynb #1f69bb76
 #| eval: false
-if __name__ == "__main__": main()
+if __name__ == "__main__": sys.exit(run_main(main))

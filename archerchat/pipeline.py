@@ -8,15 +8,15 @@ import json, os, platform, subprocess, sys, time
 from pathlib import Path
 import torch
 from .common import atomic_write, print0
-from .checkpoints import _jsonable, checkpoint_steps
+from .checkpoints import _jsonable, checkpoint_steps, read_meta
 from .tokenizer import train_tokenizer, get_tokenizer
 from .evaluation import core_markdown_table
 from .plots import load_metrics, plot_runs
 from .train import MULTI_GPU_ENV, TrainConfig, plan_for, _fmt_s
 
 # %% auto #0
-__all__ = ['launch_env', 'torchrun_cmd', 'run_cmd', 'config_args', 'environment', 'write_report', 'run_stage', 'stage_records',
-           'print_plan', 'ensure_tokenizer']
+__all__ = ['PLAN_CHOICES', 'launch_env', 'torchrun_cmd', 'run_cmd', 'config_args', 'environment', 'own_choices', 'disk_usage',
+           'write_report', 'run_stage', 'stage_records', 'print_plan', 'ensure_tokenizer']
 
 # %% ../nbs/18_pipeline.ipynb #445e7709
 def launch_env(**extra) -> dict:
@@ -63,6 +63,21 @@ def environment() -> dict:
     except Exception: env["git_commit"] = None
     return env
 
+# what the plan derives that a run may set itself (the horizon aside: cutting a run short still follows the plan)
+PLAN_CHOICES = ("total_batch_size", "matrix_lr", "embedding_lr", "unembedding_lr", "scalar_lr", "weight_decay", "warmup_steps",
+                "warmdown_ratio", "final_lr_frac")
+
+def own_choices(train_config: dict) -> list[str]:
+    "The plan's choices (`PLAN_CHOICES`) that a run's `train_config` set itself instead of taking the plan's."
+    unset = lambda v: v is None or (isinstance(v, (int, float)) and v < 0)     # -1 / None: the plan's
+    return [k for k in PLAN_CHOICES if not unset(train_config.get(k))]
+
+def disk_usage(path) -> int:
+    "Bytes of the files under `path` (0 if it does not exist); links are not followed."
+    path = Path(path)
+    if path.is_file(): return path.stat().st_size
+    return sum(p.lstat().st_size for p in path.rglob("*") if p.is_file() and not p.is_symlink()) if path.is_dir() else 0
+
 def _md_table(rows: list[dict], cols: list[str] | None = None) -> str:
     if not rows: return "_none_"
     cols = cols or list(rows[0])
@@ -77,14 +92,14 @@ def write_report(run_dir, *, title: str | None = None, stages: dict | None = Non
     `core`: an `evaluate_core` result (default: the latest `base_eval_*.json`); `chat`: {task: score} or a list of rows."""
     run_dir = Path(run_dir)
     steps = checkpoint_steps(run_dir)
-    meta = json.loads((run_dir / f"meta_{steps[-1]:06d}.json").read_text()) if steps else {}
+    meta = read_meta(run_dir / f"meta_{steps[-1]:06d}.json") if steps else {}
     evals = sorted(run_dir.glob("base_eval_*.json"))
     base_eval = json.loads(evals[-1].read_text()) if evals else {}
     core = core or base_eval.get("core")
     env = environment()
     md = [f"# {title or 'ArcherChat run ' + run_dir.name}", "", f"_{time.strftime('%Y-%m-%d %H:%M:%S')}, run directory `{run_dir}`_", "",
           "## Environment", "", _md_table([dict(key=k, value=v) for k, v in env.items()]), ""]
-    full = None
+    full, own = None, []
     events = None
     if (run_dir / "metrics.jsonl").exists():
         events = load_metrics(run_dir)                    # read once: the medians below and the curves
@@ -100,7 +115,8 @@ def write_report(run_dir, *, title: str | None = None, stages: dict | None = Non
         train.update(median_step_s=med("train/dt"), median_tok_per_sec=med("train/tok_per_sec"), median_mfu_pct=med("train/mfu"),
                      peak_mem_gib=max((e["train/peak_mem_gib"] for e in ev if "train/peak_mem_gib" in e), default=None))
         md += ["## Pretraining", "", _md_table([dict(key=k, value=v) for k, v in train.items()]), ""]
-        if cfg and train["median_step_s"]:
+        own = own_choices(cfg)
+        if cfg and train["median_step_s"] and not own:      # project only a run that follows the plan
             tc = TrainConfig(**{k: v for k, v in cfg.items() if k in TrainConfig.__dataclass_fields__})
             try: full = plan_for(tc.depth, meta["plan"]["vocab_size"], sequence_len=tc.max_seq_len, device_batch_size=tc.device_batch_size,
                                  world_size=meta.get("world_size", 1), **{**tc.plan_overrides(), "num_iterations": None})
@@ -141,16 +157,30 @@ def write_report(run_dir, *, title: str | None = None, stages: dict | None = Non
     n_gpus = n_gpus or (meta.get("world_size") if torch.cuda.is_available() else None)
     if wall and n_gpus and gpu_hour_usd:
         md.append(f"- cost: {wall / 3600:.2f} h x {n_gpus} GPU(s) x ${gpu_hour_usd:.2f}/GPU-hour = **${wall / 3600 * n_gpus * gpu_hour_usd:.2f}**")
-    if meta and full is not None:
+    if meta and own:
+        md.append(f"- no projection to the plan's full horizon: this run chose {', '.join(own)} itself instead of taking the plan's")
+    if meta and full is not None and full.num_iterations > meta["step"]:
         proj = full.num_iterations * train["median_step_s"]
         md.append(f"- projection: the full horizon of this plan is {full.num_iterations:,} steps ({full.total_tokens:,} tokens); at the "
                   f"median step time {train['median_step_s']:.3f}s that is {_fmt_s(proj)} of pretraining on {meta.get('world_size', 1)} "
                   f"device(s)" + (f", about ${proj / 3600 * n_gpus * gpu_hour_usd:,.0f} at ${gpu_hour_usd:.2f}/GPU-hour" if n_gpus and gpu_hour_usd else "")
                   + " (assumes the measured step time holds and excludes evaluation)")
+    md += ["", "## Disk", "", _md_table(_disk_rows(run_dir)), ""]
     if extra: md += ["", extra]
     out = run_dir / "report.md"
     with atomic_write(out, "w") as f: f.write("\n".join(md) + "\n")
     return out
+
+def _disk_rows(run_dir: Path) -> list[dict]:
+    "What a run occupies on disk when the report is written: its checkpoints, its SFT checkpoints, the tokenizer, the base dir."
+    mb = lambda p: f"{disk_usage(p) / 1e6:,.1f}"
+    rows = [dict(what="this run's directory (checkpoints, metrics, evaluations)", path=str(run_dir), MB=mb(run_dir))]
+    if run_dir.parent.name == "base_checkpoints":           # a run under a base dir: its SFT run and the shared files too
+        base = run_dir.parent.parent
+        rows += [dict(what="its SFT checkpoints", path=str(base / "sft_checkpoints" / run_dir.name), MB=mb(base / "sft_checkpoints" / run_dir.name)),
+                 dict(what="the tokenizer", path=str(base / "tokenizer"), MB=mb(base / "tokenizer")),
+                 dict(what="everything in the base directory (all runs, data, caches)", path=str(base), MB=mb(base))]
+    return rows
 
 # %% ../nbs/18_pipeline.ipynb #0c265616
 def run_stage(root, name: str, fn, redo: bool = False) -> dict:

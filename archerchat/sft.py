@@ -487,22 +487,24 @@ def chat_eval(model, tokenizer, tasks=None, source=None, max_problems: int | Non
     return res
 
 # %% ../nbs/06_sft_packing.ipynb #6c5dba79
+import sys
+from .common import ArgumentParser, number, run_main
 def _parser():
-    ap = argparse.ArgumentParser(prog="python -m archerchat.sft", description="Supervised fine-tuning and chat evaluation")
+    ap = ArgumentParser(prog="python -m archerchat.sft", description="Supervised fine-tuning and chat evaluation")
     sub = ap.add_subparsers(dest="cmd", required=True)
     t = sub.add_parser("train", help="fine-tune a base checkpoint into a chat model")
     t.add_argument("--run", default=None, help="SFT run name (directory under sft_checkpoints; default: the base tag)")
     t.add_argument("--model-tag", default=None, help="base checkpoint tag (default: the deepest)")
-    t.add_argument("--model-step", type=int, default=None)
+    t.add_argument("--model-step", type=number(int, 0), default=None)
     t.add_argument("--load-optimizer", type=int, default=1, help="warm-start MuonAdamW from the base checkpoint (0/1)")
     t.add_argument("--source", default=None, help="task data: hub | embedded | a mirror directory (default $ARCHERCHAT_TASK_SOURCE or hub)")
     t.add_argument("--device-type", default="", help="cuda | cpu | mps (empty: autodetect)")
-    t.add_argument("--num-iterations", type=int, default=-1, help="optimizer steps (-1: one epoch of the mixture)")
-    t.add_argument("--num-epochs", type=float, default=1.0)
-    t.add_argument("--max-seq-len", type=int, default=None)
+    t.add_argument("--num-iterations", type=number(int, 1, special={-1: "one epoch"}), default=-1, help="optimizer steps (-1: one epoch of the mixture)")
+    t.add_argument("--num-epochs", type=number(float, 0.001), default=1.0)
+    t.add_argument("--max-seq-len", type=number(int, 2), default=None)
     t.add_argument("--device-batch-size", type=parse_device_batch_size, default=None,
                    help="rows per micro-batch per GPU, or 'auto': the largest that fits (default: the base run's)")
-    t.add_argument("--total-batch-size", type=int, default=None)
+    t.add_argument("--total-batch-size", type=number(int, 1), default=None)
     t.add_argument("--embedding-lr", type=float, default=None); t.add_argument("--unembedding-lr", type=float, default=None)
     t.add_argument("--matrix-lr", type=float, default=None); t.add_argument("--init-lr-frac", type=float, default=0.8)
     t.add_argument("--warmup-ratio", type=float, default=0.0); t.add_argument("--warmdown-ratio", type=float, default=0.5)
@@ -518,18 +520,22 @@ def _parser():
     t.add_argument("--tracker", default="", help="log to a separate run of this telemetry project (empty: to the base model's run)")
     e = sub.add_parser("eval", help="evaluate a chat (or base) model: accuracy per task and ChatCORE")
     e.add_argument("-i", "--source-kind", default="sft", choices=["base", "sft"], help="which checkpoints to load")
-    e.add_argument("-g", "--model-tag", default=None); e.add_argument("-s", "--step", type=int, default=None)
+    e.add_argument("-g", "--model-tag", default=None); e.add_argument("-s", "--step", type=number(int, 0), default=None)
     e.add_argument("-a", "--task-name", default=None, help="tasks separated by | (default: all six)")
-    e.add_argument("-x", "--max-problems", type=int, default=None); e.add_argument("-b", "--batch-size", type=int, default=8)
-    e.add_argument("-n", "--num-samples", type=int, default=1); e.add_argument("-t", "--temperature", type=float, default=0.0)
-    e.add_argument("-k", "--top-k", type=int, default=50); e.add_argument("-m", "--max-new-tokens", type=int, default=512)
+    e.add_argument("-x", "--max-problems", type=number(int, 1), default=None); e.add_argument("-b", "--batch-size", type=number(int, 1), default=8)
+    e.add_argument("-n", "--num-samples", type=number(int, 1), default=1); e.add_argument("-t", "--temperature", type=number(float, 0), default=0.0)
+    e.add_argument("-k", "--top-k", type=number(int, 0), default=50); e.add_argument("-m", "--max-new-tokens", type=number(int, 1), default=512)
     e.add_argument("--source", default=None); e.add_argument("--device-type", default="")
     e.add_argument("--out", default=None, help="write the results as JSON here")
     return ap
 
 def main(argv=None):
     from archerchat.checkpoints import find_checkpoint_dir
+    from archerchat.tasks import task_source, CHATCORE_BASELINES
     args = _parser().parse_args(argv)
+    if args.source is not None: task_source(args.source)        # a bad --source fails here, before a model is loaded
+    unknown = [t for t in (args.task_name or "").split("|") if t and t not in CHATCORE_BASELINES] if args.cmd == "eval" else []
+    if unknown: raise ValueError(f"unknown task {unknown[0]!r} in -a; the tasks are {'|'.join(CHATCORE_BASELINES)}")
     _, rank, _, _, device = compute_init(args.device_type or None)
     try:
         if args.cmd == "train":
@@ -573,4 +579,4 @@ def main(argv=None):
     finally:
         compute_cleanup()
 
-if __name__ == "__main__" and "__file__" in globals(): main()
+if __name__ == "__main__" and "__file__" in globals(): sys.exit(run_main(main))

@@ -340,7 +340,8 @@ def sync_run(run_dir, url: str | None = None, token: str | None = None, timeout:
 
 def main(argv=None):
     "Entry point of `python -m archerchat.telemetry`."
-    ap = argparse.ArgumentParser(prog="python -m archerchat.telemetry", description="ArcherChat telemetry: plots, resync, list and pull runs")
+    from archerchat.common import ArgumentParser       # here: common imports torch, which the tracker itself never needs
+    ap = ArgumentParser(prog="python -m archerchat.telemetry", description="ArcherChat telemetry: plots, resync, list and pull runs")
     sub = ap.add_subparsers(dest="cmd", required=True)
     p = sub.add_parser("plot", help="draw the standard panels of one or several runs")
     p.add_argument("runs", nargs="+", help="run directories (holding metrics.jsonl) or jsonl files")
@@ -362,9 +363,7 @@ def main(argv=None):
     d.add_argument("--force", action="store_true", help="replace local files that differ")
     d.add_argument("--url"); d.add_argument("--token")
     a = ap.parse_args(argv)
-    try: return _run_cli(a)
-    except (EndlexError, FileNotFoundError, FileExistsError, ValueError) as e:
-        print(f"error: {e}", file=sys.stderr); return 1
+    return _run_cli(a)          # a user's mistake (EndlexError, a missing file, ...) is one line: run_main, below
 
 def _run_cli(a):
     if a.cmd == "plot":
@@ -401,4 +400,6 @@ def _run_cli(a):
     return 0
 
 # %% ../nbs/11_telemetry.ipynb #7c849b45
-if __name__ == "__main__" and "__file__" in globals(): sys.exit(main())
+if __name__ == "__main__" and "__file__" in globals():
+    from archerchat.common import run_main   # here, not at the top: common imports torch, which the tracker never needs
+    sys.exit(run_main(main, errors=(EndlexError,)))

@@ -528,6 +528,7 @@ def train_tokenizer(vocab_size: int = 32768, max_chars: int = 2_000_000_000, dat
     return tok
 
 # %% ../nbs/00_tokenizer.ipynb #f358c1ed
+from .common import ArgumentParser, number, run_main
 def bytes_per_token(tok: Tokenizer, texts) -> float:
     "UTF-8 bytes of `texts` divided by the number of tokens `tok` encodes them into."
     texts = list(texts)
@@ -560,15 +561,15 @@ def eval_tokenizer(tok_dir=None, data_dir=None, compare_rustbpe: bool = True) ->
 
 def main(argv=None):
     "`python -m archerchat.tokenizer train|eval ...`"
-    ap = argparse.ArgumentParser(prog="python -m archerchat.tokenizer", description="Train or evaluate the BPE tokenizer.")
+    ap = ArgumentParser(prog="python -m archerchat.tokenizer", description="Train or evaluate the BPE tokenizer.")
     sub = ap.add_subparsers(dest="cmd", required=True)
     tr = sub.add_parser("train", help="train on the training shards and save under the base dir")
-    tr.add_argument("--max-chars", type=int, default=2_000_000_000, help="train on this many characters at most")
-    tr.add_argument("--vocab-size", type=int, default=32768, help="total vocabulary incl. 256 bytes and 9 specials")
+    tr.add_argument("--max-chars", type=number(int, 1), default=2_000_000_000, help="train on this many characters at most")
+    tr.add_argument("--vocab-size", type=number(int, 1), default=32768, help="total vocabulary incl. 256 bytes and 9 specials")
     tr.add_argument("--data-dir", default=None, help="parquet shards (default: base_dir()/base_data, else the embedded corpus)")
-    tr.add_argument("--doc-cap", type=int, default=10_000, help="cut each document to this many characters")
+    tr.add_argument("--doc-cap", type=number(int, 1), default=10_000, help="cut each document to this many characters")
     tr.add_argument("--out-dir", default=None, help="where to save (default: base_dir()/tokenizer)")
-    tr.add_argument("--num-proc", type=int, default=None, help="processes for splitting (default: all cores)")
+    tr.add_argument("--num-proc", type=number(int, 1), default=None, help="processes for splitting (default: all cores)")
     ev = sub.add_parser("eval", help="bytes/token on the validation shard, beside rustbpe trained on the same text")
     ev.add_argument("--dir", default=None, help="tokenizer directory (default: base_dir()/tokenizer)")
     ev.add_argument("--data-dir", default=None, help="parquet shards (default: the ones it was trained on)")
@@ -582,4 +583,4 @@ def main(argv=None):
             print(f"{k:>24}: {v:.4f}" if isinstance(v, float) else f"{k:>24}: {v}")
 
 # %% ../nbs/00_tokenizer.ipynb #6501a2be
-if __name__ == "__main__" and Path(getattr(sys.modules["__main__"], "__file__", "")).name == "tokenizer.py": main()
+if __name__ == "__main__" and Path(getattr(sys.modules["__main__"], "__file__", "")).name == "tokenizer.py": sys.exit(run_main(main))

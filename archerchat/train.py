@@ -501,6 +501,7 @@ def _save(r: _Run, step: int):
         print0(f"step {step:05d} | checkpoint saved to {ckpt_dir} in {dt:.2f}s")
 
 # %% ../nbs/07_speedrun.ipynb #fb386c75
+from .common import slow_step_note
 def _sync(device):
     if device.type == "cuda": torch.cuda.synchronize()
 
@@ -556,6 +557,8 @@ def _log_step(r: _Run, step: int, loss_f: float, lrm: float, dt: float):
         print(f"step {done:05d}/{p.num_iterations:05d} ({100 * done / p.num_iterations:5.1f}%) | loss {debiased:.4f} | "
               f"lrm {lrm:.2f} | dt {dt * 1e3:.0f}ms | tok/s {tok_s:,.0f}" + (f" | mfu {step_mfu:.1f}%" if step_mfu is not None else "")
               + (f" | mem {mem:.1f}GiB" if mem is not None else "") + f" | train time {_fmt_s(r.total_time)}{eta}", flush=True)
+        note = None if getattr(r, "slow_noted", False) else slow_step_note([h["dt"] for h in r.history[-r.session_steps:]], device.type)
+        if note: print(note, flush=True); r.slow_noted = True      # once a session: a shared CPU/GPU, not the model
 
 # %% ../nbs/07_speedrun.ipynb #7b255272
 def pretrain(config: TrainConfig | None = None, on_step=None, **overrides) -> dict:
@@ -615,33 +618,34 @@ def _summary(r: _Run, status: str, step: int) -> dict:
                 peak_mem_gib=torch.cuda.max_memory_allocated(device) / 2**30 if device.type == "cuda" else None)
 
 # %% ../nbs/07_speedrun.ipynb #d588e61e
+from .common import ArgumentParser, number, run_main, UserError
 def _parser():
     import argparse
-    ap = argparse.ArgumentParser(prog="python -m archerchat.train", description="Pretrain a base model (or evaluate one with --eval-only).")
+    ap = ArgumentParser(prog="python -m archerchat.train", description="Pretrain a base model (or evaluate one with --eval-only).")
     f = TrainConfig()
     a = ap.add_argument
-    a("--depth", type=int, default=f.depth, help="number of layers; the plan derives everything else")
-    a("--aspect-ratio", type=int, default=f.aspect_ratio, help="model_dim = depth x aspect_ratio (rounded to head_dim)")
-    a("--head-dim", type=int, default=f.head_dim)
-    a("--max-seq-len", type=int, default=f.max_seq_len)
+    a("--depth", type=number(int, 1), default=f.depth, help="number of layers; the plan derives everything else")
+    a("--aspect-ratio", type=number(int, 1), default=f.aspect_ratio, help="model_dim = depth x aspect_ratio (rounded to head_dim)")
+    a("--head-dim", type=number(int, 1), default=f.head_dim)
+    a("--max-seq-len", type=number(int, 2), default=f.max_seq_len)
     a("--window-pattern", default=f.window_pattern, help="sliding windows per layer, tiled: L=full, S=short (e.g. SSSL)")
-    a("--num-iterations", type=int, default=-1, help="explicit optimizer steps (-1: from the horizon below)")
-    a("--target-flops", type=float, default=-1.0)
-    a("--target-param-data-ratio", type=float, default=None, help="training tokens per scaling parameter (plan default if unset)")
+    a("--num-iterations", type=number(int, 1, special={-1: "from the horizon"}), default=-1, help="explicit optimizer steps (-1: from the horizon below)")
+    a("--target-flops", type=number(float, 1, special={-1: "off"}), default=-1.0)
+    a("--target-param-data-ratio", type=number(float, 1e-6), default=None, help="training tokens per scaling parameter (plan default if unset)")
     a("--device-batch-size", type=parse_device_batch_size, default=f.device_batch_size,
       help="rows per micro-batch per GPU, or 'auto': the largest that fits, confirmed on the GPU before training")
-    a("--total-batch-size", type=int, default=-1, help="tokens per optimizer step (-1: the plan's optimal batch)")
+    a("--total-batch-size", type=number(int, 1, special={-1: "the plan's"}), default=-1, help="tokens per optimizer step (-1: the plan's optimal batch)")
     for lr in ("matrix-lr", "embedding-lr", "unembedding-lr", "scalar-lr", "weight-decay", "warmdown-ratio", "final-lr-frac"):
         a(f"--{lr}", type=float, default=None, help="override the plan")
-    a("--warmup-steps", type=int, default=None)
+    a("--warmup-steps", type=number(int, 0), default=None)
     a("--eval-every", type=int, default=f.eval_every, help="validation bpb every N steps (-1: off)")
-    a("--eval-tokens", type=int, default=f.eval_tokens)
+    a("--eval-tokens", type=number(int, 1), default=f.eval_tokens)
     a("--core-metric-every", type=int, default=f.core_metric_every, help="CORE every N steps and at the end (-1: off)")
     a("--core-metric-max-per-task", type=int, default=f.core_metric_max_per_task, help="-1: all examples")
     a("--core-data-dir", default=None, help="CORE task data (default: the downloaded eval bundle)")
     a("--sample-every", type=int, default=f.sample_every)
     a("--save-every", type=int, default=f.save_every, help="checkpoint every N steps (-1: only at the end and on Ctrl-C)")
-    a("--keep-last", type=int, default=f.keep_last, help="keep this many checkpoints (0: all)")
+    a("--keep-last", type=number(int, 0), default=f.keep_last, help="keep this many checkpoints (0: all)")
     a("--resume-from-step", default=None, help="a step, 'latest', 'auto' (the latest here; with ENDLEX_URL set and none here, the "
       "latest complete one on the Endlex server; else start fresh) or 'home' (the latest complete one on the server)")
     a("--resume", dest="resume_from_step", action="store_const", const="latest", help="= --resume-from-step latest")
@@ -658,7 +662,7 @@ def _parser():
     a("--packing", choices=["bestfit", "longfirst"], default=f.packing, help="training rows (default: nanochat's bestfit); validation is always nanochat's")
     a("--shuffle", action=argparse.BooleanOptionalAction, default=f.shuffle, help="seeded row-group order per epoch (default: nanochat's order)")
     a("--seed", type=int, default=f.seed)
-    a("--log-every", type=int, default=f.log_every)
+    a("--log-every", type=number(int, 1), default=f.log_every)
     a("--eval-only", action="store_true", help="evaluate checkpoint --tag/--resume-from-step (default latest) and exit")
     return ap
 
@@ -669,7 +673,7 @@ def config_from_args(argv=None) -> tuple[TrainConfig, bool]:
     r = args["resume_from_step"]
     if r is not None and r not in ("latest", "auto", "home"):
         try: args["resume_from_step"] = int(r)
-        except ValueError: raise SystemExit(f"--resume-from-step takes a step number, 'latest', 'auto' or 'home', not {r!r}")
+        except ValueError: raise UserError(f"--resume-from-step takes a step number, 'latest', 'auto' or 'home', not {r!r}") from None
     if args["keep_last"] == 0: args["keep_last"] = None
     return TrainConfig(**args), eval_only
 
@@ -730,4 +734,4 @@ def evaluate_base(tag: str | None = None, step: int | None = None, *, eval_token
 
 # %% ../nbs/07_speedrun.ipynb #7033496d
 #| eval: false
-if __name__ == "__main__": main()
+if __name__ == "__main__": sys.exit(run_main(main))

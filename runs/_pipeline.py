@@ -4,6 +4,7 @@ Pretraining and evaluation run as `python -m archerchat.train` (torchrun when mo
 code a user would launch by hand; the commands are printed before they run. With ENDLEX_URL (and ENDLEX_TOKEN) set, every
 stage reports to one Endlex run named after the tag (notebooks 11 and 24), so the cloud box can go once the report is sent."""
 import argparse, json, subprocess, sys
+from archerchat.common import ArgumentParser, number
 from archerchat.train import plan_for, build_model, resume_from_home
 from archerchat.scaling import check_memory, largest_fitting_batch
 from archerchat.pipeline import (run_stage, print_plan, write_report, ensure_tokenizer, launch_env, torchrun_cmd, run_cmd,
@@ -18,23 +19,28 @@ STAGES = ["data", "tokenizer", "pretrain", "base_eval", "sft", "chat_eval", "rl"
 SHORT = dict(num_iterations=10, core_max_per_task=20, sft_iterations=10, chat_max_problems=8, chat_max_new_tokens=128, rl_steps=4)
 
 
+def _batch_size(s: str) -> str:
+    "--device-batch-size: 'auto' or a number of rows >= 1 (kept as text; gpu_pipeline reads it)."
+    return s if s == "auto" else str(number(int, 1, special={"auto": "the largest that fits"})(s))
+
+
 def parser(description: str, **defaults) -> argparse.ArgumentParser:
-    ap = argparse.ArgumentParser(description=description, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = ArgumentParser(description=description, formatter_class=argparse.RawDescriptionHelpFormatter)
     a = ap.add_argument
-    a("--depth", type=int, default=defaults["depth"])
-    a("--nproc", type=int, default=defaults.get("nproc"), help="GPUs (default: all visible)")
-    a("--device-batch-size", default=str(defaults["device_batch_size"]), help="rows per GPU, or 'auto' (largest that fits)")
+    a("--depth", type=number(int, 1), default=defaults["depth"])
+    a("--nproc", type=number(int, 1), default=defaults.get("nproc"), help="GPUs (default: all visible)")
+    a("--device-batch-size", type=_batch_size, default=str(defaults["device_batch_size"]), help="rows per GPU, or 'auto' (largest that fits)")
     a("--window-pattern", default=defaults["window_pattern"])
-    a("--target-param-data-ratio", type=float, default=defaults.get("ratio"))
-    a("--num-iterations", type=int, default=-1, help="cut the run short (e.g. a few hundred steps to measure throughput)")
+    a("--target-param-data-ratio", type=number(float, 1e-6), default=defaults.get("ratio"))
+    a("--num-iterations", type=number(int, 1, special={-1: "the plan's horizon"}), default=-1, help="cut the run short (e.g. a few hundred steps to measure throughput)")
     a("--fp8", action=argparse.BooleanOptionalAction, default=defaults.get("fp8", False))
-    a("--num-shards", type=int, default=defaults["num_shards"], help="training shards to download")
-    a("--tok-shards", type=int, default=8, help="shards to have before training the tokenizer (~250M chars each)")
-    a("--tok-max-chars", type=int, default=2_000_000_000)
-    a("--vocab-size", type=int, default=32768)
-    a("--eval-tokens", type=int, default=defaults.get("eval_tokens", 80 * 524288))
-    a("--core-max-per-task", type=int, default=defaults.get("core_max_per_task", -1), help="-1: every example")
-    a("--save-every", type=int, default=defaults.get("save_every", 1000))
+    a("--num-shards", type=number(int, 1), default=defaults["num_shards"], help="training shards to download")
+    a("--tok-shards", type=number(int, 1), default=8, help="shards to have before training the tokenizer (~250M chars each)")
+    a("--tok-max-chars", type=number(int, 1), default=2_000_000_000)
+    a("--vocab-size", type=number(int, 1), default=32768)
+    a("--eval-tokens", type=number(int, 1), default=defaults.get("eval_tokens", 80 * 524288))
+    a("--core-max-per-task", type=number(int, 1, special={-1: "all"}), default=defaults.get("core_max_per_task", -1), help="-1: every example")
+    a("--save-every", type=number(int, 1, special={-1: "only at the end"}), default=defaults.get("save_every", 1000))
     a("--tag", default=None, help="run name (default d{depth})")
     a("--data-dir", default=None, help="training shards (offline: a directory that already holds them; skip the data stage)")
     a("--core-data-dir", default=None, help="CORE task data for the base evaluation (default: download the eval bundle)")
@@ -43,7 +49,7 @@ def parser(description: str, **defaults) -> argparse.ArgumentParser:
                                         "nanochat's speedrun")
     a("--rl-num-steps", type=int, default=-1, help="RL steps (-1: one epoch of the GSM8K training problems, nanochat's 467)")
     a("--sft-source", default=None, help="SFT and chat-eval task data for archerchat.sft: hub | embedded | a mirror directory")
-    a("--gpu-hour-usd", type=float, default=defaults.get("gpu_hour_usd"), help="for the cost line of the report")
+    a("--gpu-hour-usd", type=number(float, 0), default=defaults.get("gpu_hour_usd"), help="for the cost line of the report")
     a("--short", action="store_true", help=f"the short form, to try every stage in minutes: {SHORT['num_iterations']} "
       "pretraining steps of one micro-batch per GPU without compiling, CORE on "
       f"{SHORT['core_max_per_task']} items per task, {SHORT['sft_iterations']} SFT steps, {SHORT['chat_max_problems']} chat "

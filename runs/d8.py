@@ -11,8 +11,11 @@ Settings follow the reference run on an RTX 5060 Ti (../shared/anchors/nanochat-
 (all layers full context), device batch 16 (refused before anything runs if the detected GPU cannot hold it, naming the
 batch that fits), 10 training shards, validation over 4,194,304 tokens, CORE over every example.
 """
+import sys
+from archerchat.common import run_main
 from _pipeline import parser, gpu_pipeline
 
-args = parser(__doc__, depth=8, device_batch_size=16, window_pattern="L", num_shards=10, eval_tokens=4_194_304,
-              core_max_per_task=-1, nproc=1, save_every=500).parse_args()
-gpu_pipeline(args, "ArcherChat d8 on one GPU")
+if __name__ == "__main__":
+    ap = parser(__doc__, depth=8, device_batch_size=16, window_pattern="L", num_shards=10, eval_tokens=4_194_304,
+                core_max_per_task=-1, nproc=1, save_every=500)
+    sys.exit(run_main(lambda argv: gpu_pipeline(ap.parse_args(argv), "ArcherChat d8 on one GPU")))

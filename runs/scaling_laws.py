@@ -14,23 +14,25 @@ The loss is validation bits per byte after the run (tokenizer-independent).
 import argparse
 import json
 import os
+import sys
 from pathlib import Path
 
+from archerchat.common import ArgumentParser, number, run_main
 from archerchat.scaling import plan, fit_scaling_laws, plot_scaling_fit
 
 
 def parse_args(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--budgets", default="1e18,2.15e18,4.64e18,1e19", help="comma-separated FLOPs budgets")
     ap.add_argument("--depths", default="10,12,14,16,18,20", help="comma-separated depths")
-    ap.add_argument("--sequence-len", type=int, default=2048)
-    ap.add_argument("--device-batch-size", type=int, default=32)
-    ap.add_argument("--total-batch-size", type=int, default=None, help="tokens per step (default: plan's Power Lines batch)")
+    ap.add_argument("--sequence-len", type=number(int, 2), default=2048)
+    ap.add_argument("--device-batch-size", type=number(int, 1), default=32)
+    ap.add_argument("--total-batch-size", type=number(int, 1), default=None, help="tokens per step (default: plan's Power Lines batch)")
     ap.add_argument("--window-pattern", default="SSSL")
-    ap.add_argument("--eval-tokens", type=int, default=100 * 524288, help="validation tokens for the final bpb")
+    ap.add_argument("--eval-tokens", type=number(int, 1), default=100 * 524288, help="validation tokens for the final bpb")
     ap.add_argument("--device-type", default="", help="cuda|cpu|mps (empty: autodetect)")
     ap.add_argument("--data-dir", default=None, help="pretraining shards (default: base_data, else the embedded corpus)")
-    ap.add_argument("--compile", type=int, default=1, help="torch.compile the model on CUDA (1/0)")
+    ap.add_argument("--compile", type=number(int, 0, 1), default=1, help="torch.compile the model on CUDA (1/0)")
     ap.add_argument("--out", default=None, help="results JSONL (default <base_dir>/scaling_laws/results.jsonl)")
     ap.add_argument("--plot", default=None, help="figure path (default: next to --out, .png)")
     ap.add_argument("--fit-only", action="store_true", help="do not train; fit and plot the results in --out")
@@ -128,4 +130,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(run_main(main))

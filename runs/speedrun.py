@@ -10,8 +10,11 @@ window pattern SSSL, 8 GPUs through torchrun (NCCL, NVLink multicast off). Pretr
 and resumes from the latest one when the script is run again; the data download continues in the background while
 the tokenizer trains.
 """
+import sys
+from archerchat.common import run_main
 from _pipeline import parser, gpu_pipeline
 
-args = parser(__doc__, depth=24, device_batch_size=16, window_pattern="SSSL", ratio=8.0, fp8=True, num_shards=170,
-              core_max_per_task=-1, save_every=1000, gpu_hour_usd=3.0).parse_args()
-gpu_pipeline(args, "ArcherChat speedrun")
+if __name__ == "__main__":
+    ap = parser(__doc__, depth=24, device_batch_size=16, window_pattern="SSSL", ratio=8.0, fp8=True, num_shards=170,
+                core_max_per_task=-1, save_every=1000, gpu_hour_usd=3.0)
+    sys.exit(run_main(lambda argv: gpu_pipeline(ap.parse_args(argv), "ArcherChat speedrun")))

@@ -31,6 +31,7 @@ reports each one's difference from the first with its standard error, so that a 
 from __future__ import annotations
 import argparse, json, math, os, re, shlex, shutil, statistics, subprocess, sys, time
 from pathlib import Path
+from archerchat.common import ArgumentParser, UserError, number, run_main
 
 NANOCHAT_FILES = ["scripts/base_train.py", "scripts/tok_train.py", "nanochat/gpt.py", "nanochat/dataloader.py"]
 NANOCHAT_MODULES = ["torch", "rustbpe", "tiktoken", "pyarrow", "yaml"]
@@ -291,7 +292,7 @@ def check_nanochat(path) -> Path:
     p = Path(path).expanduser().resolve()
     missing = [f for f in NANOCHAT_FILES if not (p / f).is_file()]
     if missing:
-        raise SystemExit(f"--nanochat {path}: not a nanochat checkout (expected {', '.join(NANOCHAT_FILES)} under it; missing "
+        raise UserError(f"--nanochat {path}: not a nanochat checkout (expected {', '.join(NANOCHAT_FILES)} under it; missing "
                          f"{', '.join(missing)}). Pass the root of a clone of github.com/karpathy/nanochat.")
     return p
 
@@ -300,10 +301,10 @@ def check_python(python: str, modules=NANOCHAT_MODULES):
     "Fail early when `python` cannot import what nanochat needs."
     code = "import importlib.util as u, sys; print(' '.join(m for m in sys.argv[1:] if u.find_spec(m) is None))"
     try: r = subprocess.run([python, "-c", code, *modules], capture_output=True, text=True, timeout=120)
-    except OSError as e: raise SystemExit(f"--nanochat-python {python}: cannot run it ({e})")
-    if r.returncode != 0: raise SystemExit(f"--nanochat-python {python}: failed to start ({r.stderr.strip()[-500:]})")
+    except OSError as e: raise UserError(f"--nanochat-python {python}: cannot run it ({e})")
+    if r.returncode != 0: raise UserError(f"--nanochat-python {python}: failed to start ({r.stderr.strip()[-500:]})")
     if r.stdout.strip():
-        raise SystemExit(f"--nanochat-python {python} lacks {r.stdout.strip()} (nanochat needs {', '.join(modules)}; the module "
+        raise UserError(f"--nanochat-python {python} lacks {r.stdout.strip()} (nanochat needs {', '.join(modules)}; the module "
                          f"'yaml' is the package pyyaml): install them there, or pass another --nanochat-python")
 
 
@@ -319,7 +320,7 @@ def shards_of(data_dir) -> list[Path]:
     d = Path(data_dir).expanduser().resolve()
     shards = sorted(p for p in d.glob("*.parquet") if not p.name.startswith("."))
     if len(shards) < 2:
-        raise SystemExit(f"--data-dir {data_dir}: found {len(shards)} parquet shard(s); need at least 2 (the last one is validation)")
+        raise UserError(f"--data-dir {data_dir}: found {len(shards)} parquet shard(s); need at least 2 (the last one is validation)")
     return shards
 
 
@@ -443,7 +444,7 @@ def compare(args) -> dict:
         if diff: print(f"warning: the reused run(s) were made with other settings: {'; '.join(diff)}", flush=True)
     if args.skip_nanochat:
         log = out / "logs" / "nanochat_base_train.log"
-        if not log.exists(): raise SystemExit(f"--skip-nanochat: no finished nanochat run in {out} ({log} is missing); run without it once")
+        if not log.exists(): raise UserError(f"--skip-nanochat: no finished nanochat run in {out} ({log} is missing); run without it once")
         nc = parse_nanochat_log(log.read_text(errors="replace"))
     else:
         nc = run_nanochat(args, out, shards, commands)
@@ -645,24 +646,24 @@ def self_test():
 # ---------------------------------------------------------------------------------------------------------------------
 
 def parser():
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     a = ap.add_argument
     a("--nanochat", help="root of a nanochat checkout (github.com/karpathy/nanochat)")
     a("--nanochat-python", default=None, help="the Python that runs nanochat (default: this one); needs torch, rustbpe, tiktoken, pyarrow, pyyaml")
     a("--data-dir", default=None, help="parquet shards for both (the last one is validation)")
     a("--out", default=None, help="run directory (default: $ARCHERCHAT_BASE_DIR/vs_nanochat/d{depth}-{num_iterations})")
-    a("--depth", type=int, default=8)
-    a("--aspect-ratio", type=int, default=64)
-    a("--head-dim", type=int, default=128)
-    a("--max-seq-len", type=int, default=2048)
+    a("--depth", type=number(int, 1), default=8)
+    a("--aspect-ratio", type=number(int, 1), default=64)
+    a("--head-dim", type=number(int, 1), default=128)
+    a("--max-seq-len", type=number(int, 2), default=2048)
     a("--window-pattern", default="SSSL")
-    a("--num-iterations", type=int, default=160)
-    a("--total-batch-size", type=int, default=131072, help="tokens per step (-1: each program's plan picks its own)")
-    a("--device-batch-size", type=int, default=32)
-    a("--eval-every", type=int, default=20)
-    a("--eval-tokens", type=int, default=262144)
-    a("--vocab-size", type=int, default=32768, help="both tokenizers")
-    a("--max-chars", type=int, default=2_000_000_000, help="characters each tokenizer trains on at most")
+    a("--num-iterations", type=number(int, 1), default=160)
+    a("--total-batch-size", type=number(int, 1, special={-1: "each program's plan"}), default=131072, help="tokens per step (-1: each program's plan picks its own)")
+    a("--device-batch-size", type=number(int, 1), default=32)
+    a("--eval-every", type=number(int, 1), default=20)
+    a("--eval-tokens", type=number(int, 1), default=262144)
+    a("--vocab-size", type=number(int, 1), default=32768, help="both tokenizers")
+    a("--max-chars", type=number(int, 1), default=2_000_000_000, help="characters each tokenizer trains on at most")
     a("--device-type", default=None, choices=["cuda", "cpu", "mps"], help="default: each program autodetects")
     for k in LR_FLAGS: a("--" + k.replace("_", "-"), type=float, default=None, help="passed to both (default: each program's own)")
     a("--seeds", type=int, nargs="+", default=[42], help="ArcherChat seeds to run (nanochat has one fixed seed)")
@@ -681,11 +682,11 @@ def parser():
 def main(argv=None):
     args = parser().parse_args(argv)
     if args.self_test: return self_test()
-    if not args.data_dir: raise SystemExit("--data-dir is required: the parquet shards both programs train on (the last one is validation)")
+    if not args.data_dir: raise UserError("--data-dir is required: the parquet shards both programs train on (the last one is validation)")
     if args.configs: return compare_configs(args)
-    if not args.nanochat and not args.skip_nanochat: raise SystemExit("--nanochat PATH is required (the root of a nanochat checkout)")
+    if not args.nanochat and not args.skip_nanochat: raise UserError("--nanochat PATH is required (the root of a nanochat checkout)")
     if args.nanochat: check_nanochat(args.nanochat)
     compare(args)
 
 
-if __name__ == "__main__": main()
+if __name__ == "__main__": sys.exit(run_main(main))

@@ -7,15 +7,14 @@ CUDA graph (so nothing comes from L2). Reports microseconds per call and the sha
     python runs/bench/bench_decode_attention.py                       # CUDA only; batch 1 8 32 128, context 640
     python runs/bench/bench_decode_attention.py --context 1500 --bound 1536
 """
-import argparse, itertools, json
+import itertools, json, os, sys
 import torch
 from archerchat.gpt import visible, _cached_sdpa
-from archerchat.decode_kernels import _launch, SMALL, LARGE
-from bench_engine import copy_bandwidth, graph_seconds   # runs/ is on the path when run as a script
+from archerchat.common import ArgumentParser
 
 
-def main():
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def parser():
+    ap = ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--batch-sizes", type=int, nargs="+", default=[1, 8, 32, 128])
     ap.add_argument("--heads", type=int, default=10)
     ap.add_argument("--head-dim", type=int, default=128)
@@ -25,7 +24,21 @@ def main():
     ap.add_argument("--grid", choices=["small", "large"], default="small", help="the launch settings to sweep")
     ap.add_argument("--best-out", default=None, help="write the best settings of the last (batch, window) as 'a,b,c,d'")
     ap.add_argument("--out", default=None)
-    args = ap.parse_args()
+    return ap
+
+
+if __name__ == "__main__" and not torch.cuda.is_available():
+    parser().parse_args()                 # --help (and a mistyped flag) answer on any machine
+    print(f"{os.path.basename(__file__)}: needs a GPU (CUDA, with Triton); this machine has none", file=sys.stderr)
+    sys.exit(2)
+
+
+from archerchat.decode_kernels import _launch, SMALL, LARGE
+from bench_engine import copy_bandwidth, graph_seconds   # runs/ is on the path when run as a script
+
+
+def main():
+    args = parser().parse_args()
     dev, dt = torch.device("cuda"), torch.bfloat16
     H, D, n, bound = args.heads, args.head_dim, args.context, args.bound
     bw = copy_bandwidth(dev, 1 << 30)

@@ -6,9 +6,27 @@ Triton GEMV over a small grid of tile shapes; reports each one's share of the me
     python runs/bench/bench_gemv.py                 # CUDA only
     python runs/bench/bench_gemv.py --n-embd 1536   # another width (d24)
 """
-import argparse, itertools, json
+import itertools, json, os, sys
 import torch
 import torch.nn.functional as F
+from archerchat.common import ArgumentParser
+
+
+def parser():
+    ap = ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--n-embd", type=int, default=1280)
+    ap.add_argument("--vocab", type=int, default=32768)
+    ap.add_argument("--bytes-per-shape", type=int, default=400, help="MB of distinct weights per shape (beyond L2)")
+    ap.add_argument("--out", default=None)
+    return ap
+
+
+if __name__ == "__main__" and not torch.cuda.is_available():
+    parser().parse_args()                 # --help (and a mistyped flag) answer on any machine
+    print(f"{os.path.basename(__file__)}: needs a GPU (CUDA, with Triton); this machine has none", file=sys.stderr)
+    sys.exit(2)
+
+
 import triton
 import triton.language as tl
 from bench_engine import copy_bandwidth, graph_seconds   # runs/ is on the path when run as a script
@@ -34,12 +52,7 @@ def triton_gemv(x, w, block_n, block_k, warps, stages):
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--n-embd", type=int, default=1280)
-    ap.add_argument("--vocab", type=int, default=32768)
-    ap.add_argument("--bytes-per-shape", type=int, default=400, help="MB of distinct weights per shape (beyond L2)")
-    ap.add_argument("--out", default=None)
-    args = ap.parse_args()
+    args = parser().parse_args()
     dev, dt = torch.device("cuda"), torch.bfloat16
     C = args.n_embd
     bw = copy_bandwidth(dev, 1 << 30)

@@ -12,9 +12,27 @@
 
     python runs/bench/bench_gemv_chain.py            # CUDA (Hopper for PDL)
 """
-import argparse, itertools, json, os, sys
+import itertools, json, os, sys
 import torch
 import torch.nn.functional as F
+from archerchat.common import ArgumentParser
+
+
+def parser():
+    ap = ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--n-embd", type=int, default=1280)
+    ap.add_argument("--layers", type=int, default=20)
+    ap.add_argument("--vocab", type=int, default=32768)
+    ap.add_argument("--out", default=None)
+    return ap
+
+
+if __name__ == "__main__" and not torch.cuda.is_available():
+    parser().parse_args()                 # --help (and a mistyped flag) answer on any machine
+    print(f"{os.path.basename(__file__)}: needs a GPU (CUDA, with Triton); this machine has none", file=sys.stderr)
+    sys.exit(2)
+
+
 import triton
 import triton.language as tl
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -70,12 +88,7 @@ def main():
     from bench_engine import copy_bandwidth, graph_seconds
     from archerchat.decode_kernels import gemv, gemv_settings, row_matmul, _gemv_launch
     from archerchat import gpt
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--n-embd", type=int, default=1280)
-    ap.add_argument("--layers", type=int, default=20)
-    ap.add_argument("--vocab", type=int, default=32768)
-    ap.add_argument("--out", default=None)
-    args = ap.parse_args()
+    args = parser().parse_args()
     dev, dt, C = torch.device("cuda"), torch.bfloat16, args.n_embd
     bw = copy_bandwidth(dev, 1 << 30)
     print(f"{torch.cuda.get_device_name()}, copy bandwidth {bw / 1e9:.0f} GB/s", flush=True)

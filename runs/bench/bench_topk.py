@@ -6,20 +6,33 @@ inside a CUDA graph, many rows' logits back to back. `torch.topk` against the Tr
     python runs/bench/bench_topk.py                       # CUDA only
     python runs/bench/bench_topk.py --batch-sizes 1 128 --k 50
 """
-import argparse, itertools, json, os, sys
+import itertools, json, os, sys
 import torch
+from archerchat.common import ArgumentParser
+
+
+def parser():
+    ap = ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--vocab", type=int, default=32768)
+    ap.add_argument("--k", type=int, default=50)
+    ap.add_argument("--batch-sizes", type=int, nargs="+", default=[1, 8, 128])
+    ap.add_argument("--out", default=None)
+    return ap
+
+
+if __name__ == "__main__" and not torch.cuda.is_available():
+    parser().parse_args()                 # --help (and a mistyped flag) answer on any machine
+    print(f"{os.path.basename(__file__)}: needs a GPU (CUDA, with Triton); this machine has none", file=sys.stderr)
+    sys.exit(2)
+
+
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from bench_engine import graph_seconds
 
 
 def main():
     from archerchat.decode_kernels import _topk_launch, TOPK_CHUNK, TOPK_BLOCK, TOPK_WARPS
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--vocab", type=int, default=32768)
-    ap.add_argument("--k", type=int, default=50)
-    ap.add_argument("--batch-sizes", type=int, nargs="+", default=[1, 8, 128])
-    ap.add_argument("--out", default=None)
-    args = ap.parse_args()
+    args = parser().parse_args()
     print(f"{torch.cuda.get_device_name()}; default chunk {TOPK_CHUNK}, block {TOPK_BLOCK}, warps {TOPK_WARPS}")
     rows = []
     for B in args.batch_sizes:
