@@ -20,10 +20,9 @@ def parser():
     return ap
 
 
-if __name__ == "__main__" and not torch.cuda.is_available():
-    parser().parse_args()                 # --help (and a mistyped flag) answer on any machine
-    print(f"{os.path.basename(__file__)}: needs a GPU (CUDA, with Triton); this machine has none", file=sys.stderr)
-    sys.exit(2)
+if __name__ == "__main__":
+    from gpu_only import exit_without_gpu        # runs/bench is on the path when run as a script
+    exit_without_gpu(parser, __file__)           # --help and a one-line "needs a GPU" on any machine, before Triton
 
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
