@@ -5,7 +5,7 @@
     python runs/d12.py --device-batch-size auto
     python runs/d12.py --rl            # ... then RL on GSM8K (nanochat's chat_rl settings; off by default)
 
-Settings follow the reference run on an RTX 5060 Ti (../shared/anchors/nanochat-5060ti-stage1.md): window pattern L,
+Settings follow nanochat's reference run on an RTX 5060 Ti (16 GB): window pattern L,
 device batch 8 (refused before anything runs if the detected GPU cannot hold it, naming the batch that fits),
 18 training shards, validation over 4,194,304 tokens, CORE capped at 200 examples per task.
 """

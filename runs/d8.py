@@ -4,10 +4,10 @@
     python runs/d8.py --dry-run        # print the plan and the commands only
     python runs/d8.py --device-batch-size auto
     python runs/d8.py --rl             # ... then RL on GSM8K (nanochat's chat_rl settings; off by default)
-    python runs/d8.py --num-iterations 50 --data-dir ../shared/data/text --core-data-dir ../shared/data/core \
+    python runs/d8.py --num-iterations 50 --data-dir ~/data/text --core-data-dir ~/data/core \
         --sft-source embedded --stages tokenizer pretrain base_eval sft chat_eval report     # offline: no downloads
 
-Settings follow the reference run on an RTX 5060 Ti (../shared/anchors/nanochat-5060ti-stage1.md): window pattern L
+Settings follow nanochat's reference run on an RTX 5060 Ti (16 GB): window pattern L
 (all layers full context), device batch 16 (refused before anything runs if the detected GPU cannot hold it, naming the
 batch that fits), 10 training shards, validation over 4,194,304 tokens, CORE over every example.
 """

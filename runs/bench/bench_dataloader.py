@@ -1,6 +1,6 @@
 """Benchmark archerchat.data: packed tokens/s per rank (parquet -> device-ready tensor), best-fit cost per row, cropped fraction.
 
-    python runs/bench/bench_dataloader.py                       # /work/shared/data/text if present, else the default data dir
+    python runs/bench/bench_dataloader.py                       # the default data dir (base_dir()/base_data), else the embedded corpus
     python runs/bench/bench_dataloader.py --data-dir ~/.cache/archerchat/base_data --tokenizer ~/.cache/archerchat/tokenizer
     python runs/bench/bench_dataloader.py --smoke               # tiny, on the embedded corpus, a few seconds on CPU
 
@@ -87,7 +87,6 @@ def main():
         from archerchat.common import asset_path
         args.data_dir = args.data_dir or str(asset_path("corpus"))
         args.vocab, args.B, args.T, args.batches, args.warmup, args.threads, args.buffers = 4096, 4, 512, 10, 10, "1,2", "100,1000"
-    if args.data_dir is None and Path("/work/shared/data/text").is_dir(): args.data_dir = "/work/shared/data/text"
     device = torch.device(args.device or autodetect_device_type())
     train_files = split_shards("train", args.data_dir)
     tok, tok_desc = get_tokenizer(args, train_files)

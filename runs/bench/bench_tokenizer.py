@@ -1,6 +1,6 @@
 """Benchmark: ArcherChat's Python BPE trainer against nanochat's `rustbpe`, side by side in one run.
 
-    python runs/bench/bench_tokenizer.py                      # the 15 training shards of /work/shared/data/text, vocab 32768
+    python runs/bench/bench_tokenizer.py --data-dir DIR       # the training shards of DIR (the last is validation), vocab 32768
     python runs/bench/bench_tokenizer.py --smoke              # the embedded corpus, vocab 2048 (seconds)
 
 Each trainer runs in its own subprocess (`--child`), on the same list of texts (loaded before the clock starts):
@@ -80,7 +80,7 @@ def encode_throughput(tok, texts, reps=3, num_threads=8):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--data-dir", default=None, help="parquet shards (default /work/shared/data/text if present)")
+    ap.add_argument("--data-dir", default=None, help="parquet shards (default: the default data dir, else the embedded corpus)")
     ap.add_argument("--vocab-size", type=int, default=32768)
     ap.add_argument("--doc-cap", type=int, default=10_000)
     ap.add_argument("--max-chars", type=int, default=None)
@@ -93,8 +93,6 @@ def main():
     args = ap.parse_args()
     if args.child: return child(args)
     if args.smoke: args.data_dir, args.vocab_size, args.repeats = str(asset_path("corpus")), 2048, 1
-    if args.data_dir is None:
-        args.data_dir = "/work/shared/data/text" if Path("/work/shared/data/text").is_dir() else None
     train_shards, (val_shard,) = split_shards("train", args.data_dir), split_shards("val", args.data_dir)
     args.data_dir = str(train_shards[0].parent)
     runs = {"rustbpe": [], "ours": []}
