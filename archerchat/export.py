@@ -202,7 +202,7 @@ class Checkpoint:
     name: str          # the default directory name, e.g. "sft-d20-step700"
 
 def load_for_export(source: str = "sft", tag: str | None = None, step: int | None = None) -> Checkpoint:
-    """The `Checkpoint` `source` ('base', 'sft') / `tag` / `step` (defaults: the deepest tag, its latest step), or the
+    """The `Checkpoint` `source` ('base', 'sft', 'rl') / `tag` / `step` (defaults: the deepest tag, its latest step), or the
     nanochat checkpoint at the path `source`; `ExportError` or `FileNotFoundError` with one line otherwise."""
     if source not in ("base", "sft") and (os.path.exists(str(source)) or os.sep in str(source)):
         if tag is not None: raise ExportError(f"--tag has no meaning for the nanochat checkpoint {source}")
@@ -220,7 +220,10 @@ def load_for_export(source: str = "sft", tag: str | None = None, step: int | Non
     step = steps[-1] if step is None else step
     meta_p, model_p = d / f"meta_{step:06d}.json", d / f"model_{step:06d}.pt"
     if not meta_p.exists():
-        raise ExportError(f"{d} has no complete checkpoint at step {step}: {meta_p.name} is missing (complete steps: {steps})")
+        if any(d.glob(f"*_{step:06d}.pt")):       # some files of the step, not its meta: cut off while saving
+            raise ExportError(f"checkpoint step {step} in {d} is not complete ({meta_p.name} is missing: the run stopped while "
+                              f"saving it); complete steps: {steps}")
+        raise ExportError(f"checkpoint step {step} does not exist in {d}; complete steps: {steps}")
     try: meta = json.loads(meta_p.read_text())
     except ValueError as e: raise ExportError(f"{meta_p} is not valid JSON ({e}); the checkpoint is damaged") from None
     if not isinstance(meta, dict) or "model_config" not in meta:
@@ -236,30 +239,29 @@ def load_for_export(source: str = "sft", tag: str | None = None, step: int | Non
                       f"{source} checkpoint {d.name} step {step}", f"{source}-{d.name}-step{step}")
 
 # %% ../nbs/20_export.ipynb #1d1dece8
+from .common import ArgumentParser, number, run_main
 def parser() -> argparse.ArgumentParser:
-    ap = argparse.ArgumentParser(prog="python -m archerchat.export", description="Export a checkpoint as a Hugging Face model directory.")
+    ap = ArgumentParser(prog="python -m archerchat.export", description="Export a checkpoint as a Hugging Face model directory.")
     src = ap.add_mutually_exclusive_group()
-    src.add_argument("-i", "--source", default="sft", help="which checkpoints: sft (default) or base")
+    src.add_argument("-i", "--source", default="sft", choices=["base", "sft", "rl"], help="which checkpoints: sft (default), rl (after RL) or base")
     src.add_argument("--nanochat", dest="source", metavar="PATH", help="a nanochat checkpoint directory or NANOCHAT_BASE_DIR (instead of --source)")
     ap.add_argument("-g", "--tag", default=None, help="run tag, e.g. d20 (default: the deepest)")
-    ap.add_argument("-s", "--step", type=int, default=None, help="checkpoint step (default: the latest)")
+    ap.add_argument("-s", "--step", type=number(int, 0), default=None, help="checkpoint step (default: the latest)")
     ap.add_argument("-o", "--out", default=None, help="output directory (default: <ARCHERCHAT_BASE_DIR>/hf/<source>-<tag>-<step>)")
     ap.add_argument("--dtype", default="float32", choices=sorted(DTYPES), help="weights dtype (default float32: the master weights as trained)")
     ap.add_argument("--overwrite", action="store_true", help="replace a non-empty output directory")
     return ap
 
 def main(argv=None) -> int:
+    "The command line; a user's mistake raises (`run_main` turns it into one line and exit status 2)."
     args = parser().parse_args(argv)
-    try:
-        ck = load_for_export(args.source, args.tag, args.step)
-        out = Path(args.out) if args.out else base_dir() / "hf" / ck.name
-        out = export_model(ck.state, ck.config, ck.tokenizer, out, args.dtype, ck.chat, ck.description, args.overwrite)
-    except (ExportError, FileNotFoundError, ValueError, OSError, RuntimeError) as e:
-        print(f"error: {e}", file=sys.stderr); return 2
+    ck = load_for_export(args.source, args.tag, args.step)
+    out = Path(args.out) if args.out else base_dir() / "hf" / ck.name
+    out = export_model(ck.state, ck.config, ck.tokenizer, out, args.dtype, ck.chat, ck.description, args.overwrite)
     print(f"exported {ck.description} to {out}\n  from transformers import AutoModelForCausalLM, AutoTokenizer\n"
           f"  model = AutoModelForCausalLM.from_pretrained({str(out)!r}, trust_remote_code=True)\n"
           f"  tokenizer = AutoTokenizer.from_pretrained({str(out)!r}, trust_remote_code=True)")
     return 0
 
 # %% ../nbs/20_export.ipynb #fe6d59c7
-if __name__ == "__main__" and "__file__" in globals(): sys.exit(main())
+if __name__ == "__main__" and "__file__" in globals(): sys.exit(run_main(main, errors=(RuntimeError,)))   # a checkpoint torch cannot load: one line too

@@ -412,36 +412,45 @@ def export_nanochat(model, tokenizer, base_dir, kind: str = "sft", tag: str = "d
     return d
 
 # %% ../nbs/19_rl.ipynb #621661a2
+from .common import ArgumentParser, number, run_main
+def _field_types() -> dict:
+    "The argparse type of each `RLConfig` field: the values the loop can run, anything else refused with the range named."
+    n = number
+    return dict(num_epochs=n(int, 1), num_steps=n(int, 1, special={-1: "the epochs' steps"}), device_batch_size=n(int, 1),
+                examples_per_step=n(int, 1), num_samples=n(int, 1), max_new_tokens=n(int, 1), temperature=n(float, 0),
+                top_k=n(int, 0), embedding_lr=n(float, 0), unembedding_lr=n(float, 0), matrix_lr=n(float, 0),
+                weight_decay=n(float, 0), init_lr_frac=n(float, 0), eval_every=n(int, 0), eval_examples=n(int, 0),
+                eval_max_new_tokens=n(int, 1), save_every=n(int, 0), sample_batch_size=n(int, 1))
+
 def _parser():
-    ap = argparse.ArgumentParser(prog="python -m archerchat.rl", description="Reinforcement learning on GSM8K, as nanochat's scripts/chat_rl.py")
+    ap = ArgumentParser(prog="python -m archerchat.rl", description="Reinforcement learning on GSM8K, as nanochat's scripts/chat_rl.py")
     a = ap.add_argument
     a("-i", "--source", default="sft", help="sft (default), rl (continue an RL run) or the path of a nanochat chat checkpoint")
-    a("--model-tag", default=None, help="checkpoint tag (default: the deepest)"); a("--model-step", type=int, default=None)
+    a("--model-tag", default=None, help="checkpoint tag (default: the deepest)"); a("--model-step", type=number(int, 0), default=None)
     a("--run", default=None, help="RL run name: directory under rl_checkpoints (default: the model's tag)")
     a("--device-type", default="", help="cuda | cpu | mps (empty: autodetect)")
     a("--task-source", default=None, help="GSM8K from: hub | embedded | a mirror directory (default $ARCHERCHAT_TASK_SOURCE or hub)")
-    d = RLConfig()
-    for f in dataclasses.fields(RLConfig):
-        a("--" + f.name.replace("_", "-"), type=type(getattr(d, f.name)), default=getattr(d, f.name))
+    d, types = RLConfig(), _field_types()
+    for f in dataclasses.fields(RLConfig):      # a field without a range here is a KeyError: add it to _field_types
+        a("--" + f.name.replace("_", "-"), type=types[f.name], default=getattr(d, f.name))
     a("--out", default=None, help="write the run's summary (rewards, pass@k before/after) as JSON here, and its plot beside it")
-    a("--save", type=int, default=1, help="write checkpoints (0: no)")
+    a("--save", type=number(int, 0, 1), default=1, help="write checkpoints (0: no)")
     a("--tracker", default="", help="log to a separate run of this telemetry project (empty: to the base model's run; none: nowhere)")
     a("--decode", default="auto", choices=["auto", "eager", "static", "graph"], help="the engine's decode path (auto: CUDA graphs on a GPU)")
     return ap
 
 def main(argv=None) -> int:
+    "The command line; a user's mistake raises (`run_main` turns it into one line and exit status 2)."
+    from archerchat.tasks import task_source
     args = _parser().parse_args(argv)
     cfg = RLConfig(**{f.name: getattr(args, f.name) for f in dataclasses.fields(RLConfig)})
-    try: _, rank, _, world, device = compute_init(args.device_type or None)
-    except (ValueError, RuntimeError) as e: print(f"error: {e}", file=sys.stderr); return 2
+    if args.task_source is not None: task_source(args.task_source)     # a bad --task-source fails here, before a model is loaded
+    _, rank, _, world, device = compute_init(args.device_type or None)
     tracker = None
     try:
-        try:
-            cfg.check(world)
-            model, tokenizer, meta, origin = load_policy(args.source, args.model_tag, args.model_step, device)
-            train_task, val_task = GSM8K("main", "train", source=args.task_source), GSM8K("main", "test", source=args.task_source)
-        except (FileNotFoundError, ValueError) as e:
-            print(f"error: {e}", file=sys.stderr); return 2
+        cfg.check(world)
+        model, tokenizer, meta, origin = load_policy(args.source, args.model_tag, args.model_step, device)
+        train_task, val_task = GSM8K("main", "train", source=args.task_source), GSM8K("main", "test", source=args.task_source)
         run = args.run or origin["tag"]
         from archerchat.checkpoints import run_dir, find_checkpoint_dir
         save_dir = run_dir(run, "rl") if args.save else None
@@ -481,4 +490,4 @@ def main(argv=None) -> int:
         compute_cleanup()
 
 # %% ../nbs/19_rl.ipynb #79d0f43a
-if __name__ == "__main__" and "__file__" in globals(): sys.exit(main())
+if __name__ == "__main__" and "__file__" in globals(): sys.exit(run_main(main))

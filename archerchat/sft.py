@@ -519,7 +519,7 @@ def _parser():
     t.add_argument("--doc-mask", type=int, default=1, help="packed conversations do not attend to each other (0: they do, as in nanochat)")
     t.add_argument("--tracker", default="", help="log to a separate run of this telemetry project (empty: to the base model's run)")
     e = sub.add_parser("eval", help="evaluate a chat (or base) model: accuracy per task and ChatCORE")
-    e.add_argument("-i", "--source-kind", default="sft", choices=["base", "sft"], help="which checkpoints to load")
+    e.add_argument("-i", "--source-kind", default="sft", choices=["base", "sft", "rl"], help="which checkpoints to load: sft (default), rl (after RL) or base")
     e.add_argument("-g", "--model-tag", default=None); e.add_argument("-s", "--step", type=number(int, 0), default=None)
     e.add_argument("-a", "--task-name", default=None, help="tasks separated by | (default: all six)")
     e.add_argument("-x", "--max-problems", type=number(int, 1), default=None); e.add_argument("-b", "--batch-size", type=number(int, 1), default=8)
@@ -569,8 +569,8 @@ def main(argv=None):
             if args.out and rank == 0: Path(args.out).write_text(json.dumps(dict(results=res, step=meta.get("step")), indent=2))
             if rank == 0:                   # each task and ChatCORE to the run of the base model
                 from archerchat.stages import log_stage
-                base_tag = ((meta.get("user_config") or {}).get("base") or {}).get("tag") if args.source_kind == "sft" else None
-                # a base model's chat eval goes to its own series, not into the SFT model's curve
+                base_tag = ((meta.get("user_config") or {}).get("base") or {}).get("tag") if args.source_kind in ("sft", "rl") else None
+                # a base or RL model's chat eval goes to its own series, not into the SFT model's curve
                 prefix = "chat_eval/" if args.source_kind == "sft" else f"chat_eval_{args.source_kind}/"
                 try: log_stage(find_checkpoint_dir("base", base_tag or args.model_tag), prefix, res, step=meta.get("step"))
                 except FileNotFoundError as e: print0(f"chat eval not reported to a run: {e}")
