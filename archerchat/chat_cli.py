@@ -5,8 +5,12 @@
 # %% ../nbs/10_chat_cli.ipynb #138fb891
 from __future__ import annotations
 import argparse, sys, os
-from .common import autodetect_device_type
-from .engine import Engine, cast_for_inference
+import pyarrow.parquet as pq
+from .common import autodetect_device_type, asset_path, base_dir
+from .engine import Engine, cast_for_inference, random_model
+from .gpt import GPTConfig
+from .tokenizer import Tokenizer, get_tokenizer
+from .checkpoints import load_model, run_dir, save_checkpoint
 from .sft import render_for_completion
 from .tasks import gsm8k_parts
 
@@ -121,7 +125,6 @@ def stream_text(engine: Engine, tokens: list[int], info: dict | None = None, **k
 def load_engine(source: str = "sft", tag: str | None = None, step: int | None = None, device: str | None = None, **engine_kw):
     """`(engine, tokenizer, meta)` for checkpoint `source` ('base', 'sft' or 'rl') / `tag` / `step` (defaults: deepest tag, latest
     step), or for the nanochat checkpoint at the path `source` (`load_model` hands it to `load_nanochat`, notebook 15)."""
-    from archerchat.checkpoints import load_model
     if source not in ("base", "sft", "rl") and os.sep not in str(source) and not os.path.exists(str(source)):
         raise ValueError(f"source must be 'base', 'sft', 'rl' or the path of a nanochat checkpoint, got {source!r}")
     device = device or autodetect_device_type()
@@ -133,12 +136,6 @@ def write_demo_checkpoint(kind: str = "sft", tag: str = "demo", n_layer: int = 2
                           vocab_size: int = 512, seed: int = 0):
     """Train a tiny tokenizer on the embedded corpus (if `base_dir()` has none) and save a random tiny model as
     checkpoint `kind`/`tag` step 0, so the front ends can be tried (and tested) without training. Returns the run dir."""
-    import pyarrow.parquet as pq
-    from archerchat.common import asset_path, base_dir
-    from archerchat.tokenizer import Tokenizer, get_tokenizer
-    from archerchat.checkpoints import run_dir, save_checkpoint
-    from archerchat.engine import random_model
-    from archerchat.gpt import GPTConfig
     try: tok = get_tokenizer()
     except FileNotFoundError:
         texts = pq.read_table(asset_path("corpus", "shard_00000.parquet"), columns=["text"]).column("text").to_pylist()[:64]

@@ -4,7 +4,7 @@
 
 # %% ../nbs/16_checkpoints.ipynb #58e5b4d4
 from __future__ import annotations
-import json, os, re, sys, zipfile
+import dataclasses, json, os, re, sys, zipfile
 from pathlib import Path
 import torch
 import torch.distributed as dist
@@ -22,7 +22,6 @@ def _jsonable(o):
     if isinstance(o, (list, tuple)): return [_jsonable(v) for v in o]
     if o is None or isinstance(o, (bool, int, float, str)): return o
     if hasattr(o, "__dataclass_fields__"):
-        import dataclasses
         return _jsonable(dataclasses.asdict(o))
     return str(o)
 
@@ -158,7 +157,7 @@ def run_dir(name: str, kind: str = "base") -> Path:
 # %% ../nbs/16_checkpoints.ipynb #390c61f7
 def model_from_state(model_config: dict, model_state: dict, device="cpu"):
     "Build a `GPT` from a config dict and load `model_state` (a `torch.compile` prefix is stripped)."
-    from archerchat.gpt import GPTConfig, build_gpt
+    from archerchat.gpt import GPTConfig, build_gpt   # deferred: the model code pulls in torch._dynamo (~0.6 s); reading checkpoints needs none
     model = build_gpt(GPTConfig(**model_config), device)
     model_state = {k.removeprefix("_orig_mod."): v for k, v in model_state.items()}
     model.load_state_dict(model_state, strict=True, assign=False)
@@ -170,7 +169,7 @@ def load_model(kind: str = "base", tag: str | None = None, step: int | None = No
     from a nanochat checkpoint when `kind` is a path to one (a checkpoint directory or a NANOCHAT_BASE_DIR)."""
     if kind not in ("base", "sft", "rl") and (os.path.exists(str(kind)) or os.sep in str(kind)):   # a nanochat checkpoint
         if tag is not None: raise ValueError(f"tag={tag!r} has no meaning for the nanochat checkpoint path {kind!r}")
-        from archerchat.nanochat import load_nanochat
+        from archerchat.nanochat import load_nanochat   # deferred: imports gpt (as above), only for a nanochat path
         return load_nanochat(kind, step, device=device, eval_mode=eval_mode)
     ckpt_dir = find_checkpoint_dir(kind, tag)
     model_state, _, meta = load_checkpoint(ckpt_dir, step, device=device, load_optim=False)

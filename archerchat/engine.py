@@ -8,6 +8,7 @@ import os, re, sys, ast, json, math, signal, tempfile, subprocess, operator
 from collections import deque
 import torch
 import torch.nn as nn
+import torch._inductor.config as inductor_config
 from .common import logger
 from .gpt import GPT, GPTConfig, KVCache, allow_recompiles, build_gpt, use_row_matmul
 
@@ -188,7 +189,7 @@ def _limits(cfg):
     for m in cfg["preload"]: __import__(m)               # while the standard library is still readable
     layers = []
     try:                                                 # private network namespace: nothing but a loopback that is down
-        import ctypes
+        import ctypes   # deferred: only to unshare the network, then dropped before model code runs
         flags = 0x40000000 | (0 if os.geteuid() == 0 else 0x10000000)   # CLONE_NEWNET (| CLONE_NEWUSER unprivileged)
         if ctypes.CDLL(None, use_errno=True).unshare(flags) == 0: layers.append("netns")
         del ctypes; sys.modules.pop("ctypes", None)
@@ -349,7 +350,7 @@ def decode_kernel(device, name: str):
     matmul or the top-k, on a CUDA device; None elsewhere, or without Triton (the engine then uses PyTorch's)."""
     if torch.device(device).type != "cuda": return None
     try:
-        from archerchat import decode_kernels
+        from archerchat import decode_kernels   # deferred: Triton, GPU only (ImportError handled below)
         return getattr(decode_kernels, name)
     except ImportError as e:
         logger.warning(f"no Triton kernels ({e}): decoding without {name}"); return None
@@ -543,7 +544,6 @@ class GraphDecoder(Decoder):
         # slots: 4.19 -> 4.61 ms; runs/bench/perf_notes.md)
         pdl = {}
         if compile and batch_size == 1:
-            import torch._inductor.config as inductor_config
             if hasattr(inductor_config.triton, "enable_pdl"): pdl = {"triton.enable_pdl": True}
         self.run = torch.compile(self._step, dynamic=False, options=pdl) if compile else self._step
 

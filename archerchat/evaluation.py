@@ -5,12 +5,16 @@
 # %% ../nbs/09_evaluation.ipynb #41cb0f0c
 from __future__ import annotations
 import os, sys, csv, json, math, time, random, shutil, zipfile, tempfile
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+import numpy as np
+import yaml
 import torch
 import torch.nn.functional as F
 import torch.distributed as dist
-from .common import base_dir, asset_path, print0, DownloadError, download_file
+from .common import base_dir, asset_path, print0, DownloadError, download_file, autodetect_device_type
+from .checkpoints import load_model
 
 # %% auto #0
 __all__ = ['EVAL_BUNDLE_URL', 'TASK_TYPES', 'RENDERERS', 'evaluate_bpb', 'embedded_core_dir', 'CoreTask', 'read_random_baselines',
@@ -88,7 +92,6 @@ def _task_root(data_dir: Path) -> Path:
 
 def _yaml_task_lines(text: str) -> list[int]:
     "1-based line of each entry of `icl_tasks` in a core.yaml text (for messages), or [] if it cannot be parsed."
-    import yaml
     try:
         root = yaml.compose(text)
         for k, v in root.value:
@@ -99,7 +102,6 @@ def _yaml_task_lines(text: str) -> list[int]:
 def load_core_tasks(data_dir=None) -> list[CoreTask]:
     """The CORE tasks of `data_dir` (default: the embedded subset), in `core.yaml` order, baselines attached.
     A task of an unknown type is returned as it is (with its line in `core.yaml`): `evaluate_core` skips it and says why."""
-    import yaml
     d = Path(data_dir) if data_dir is not None else embedded_core_dir()
     if not d.is_dir(): raise FileNotFoundError(f"CORE data directory {d} does not exist; run `python -m archerchat.evaluation download` or pass data_dir=embedded_core_dir()")
     emb = embedded_core_dir()
@@ -431,7 +433,6 @@ def make_batches(prep: PreparedTask, pad_id: int, tokens_per_batch: int = 16384,
     """Pack the rows of `prep` into forwards of about `tokens_per_batch` tokens: rows sorted by length (longest first),
     each padded to `padded_length`, `tokens_per_batch // T` rows per forward of length T; the last forward of each
     length gets a power-of-two number of rows (padding rows are all BOS). Built on the host, `pin`ned for async copies."""
-    import numpy as np
     order = sorted(range(len(prep.tokens)), key=lambda r: -len(prep.tokens[r]))
     batches, i = [], 0
     while i < len(order):
@@ -610,7 +611,6 @@ def evaluate_core(model, tokenizer, device, max_per_task: int | None = None, dat
     prog = CoreProgress(sum(n_items.values()),
                         enabled=verbose and rank == 0 and progress is not False)
     t_all, n_all = time.time(), 0
-    from concurrent.futures import ThreadPoolExecutor
     with ThreadPoolExecutor(1, thread_name_prefix="core-prep") as pool:
         submit = lambda t: pool.submit(_prepare_core_task, d, t, max_per_task, tokenizer, rank, world, max_len,
                                        tokens_per_batch, device.type == "cuda", batched)
@@ -705,8 +705,6 @@ def main(argv=None):
 # %% ../nbs/09_evaluation.ipynb #cce76ed9
 def core_main(argv=None) -> dict:
     "`python -m archerchat.evaluation core [--nanochat PATH | --tag T --step S] ...`: the CORE metric of one base model."
-    from archerchat.checkpoints import load_model
-    from archerchat.common import autodetect_device_type
     p = ArgumentParser(prog="python -m archerchat.evaluation core", description="CORE metric of a base model")
     p.add_argument("--nanochat", default=None, metavar="PATH", help="a nanochat checkpoint directory or NANOCHAT_BASE_DIR")
     p.add_argument("-g", "--tag", default=None, help="ArcherChat base run tag (default: the deepest)")

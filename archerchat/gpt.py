@@ -555,7 +555,6 @@ def fa2_available(device, dtype) -> tuple[bool, str]:
 # %% ../nbs/01b_attention_kernels.ipynb #e0523fcb
 @functools.lru_cache(maxsize=64)
 def _flex_block_mask_cached(T: int, window: int, device: str):
-    from torch.nn.attention.flex_attention import create_block_mask
     def sliding_causal(b, h, q_idx, kv_idx): return (q_idx >= kv_idx) & (q_idx - kv_idx <= window)
     return create_block_mask(sliding_causal, B=None, H=None, Q_LEN=T, KV_LEN=T, device=device)
 
@@ -564,7 +563,7 @@ def flex_block_mask(T: int, window: int, device):
     "The (cached) FlexAttention `BlockMask` for causal attention of length `T` with the given window."
     return _flex_block_mask_cached(int(T), int(min(window, T)), str(torch.device(device)))
 
-from torch.nn.attention.flex_attention import flex_attention as _flex_attention
+from torch.nn.attention.flex_attention import flex_attention as _flex_attention, create_block_mask
 
 FLEX_PAD = 256   # uncompiled Flex calls pad the sequence to a multiple of this: at most 8 kernels up to T=2048
 
@@ -780,7 +779,6 @@ def doc_masks(doc_ids: torch.Tensor, window: int, backend: str):
     B, T = doc_ids.shape
     window = int(min(window, T))
     if backend == "flex":
-        from torch.nn.attention.flex_attention import create_block_mask
         return create_block_mask(doc_mask_mod(doc_ids, window), B=B, H=None, Q_LEN=T, KV_LEN=T, device=doc_ids.device)
     if backend == "sdpa":
         pos = torch.arange(T, device=doc_ids.device)

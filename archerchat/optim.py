@@ -88,7 +88,7 @@ def _maybe_compiled(fn, compile: bool):
     "`fn` itself, or (once per process) its `torch.compile(fullgraph=True, dynamic=False)` version."
     if not compile: return fn
     if fn not in _COMPILED:
-        import torch._dynamo
+        import torch._dynamo   # deferred: torch._dynamo takes ~0.6 s to import and only compile needs it
         cfg = torch._dynamo.config  # each (stack size, shape) is its own graph: allow more than the default 8
         for name in ("recompile_limit", "cache_size_limit"):
             if hasattr(cfg, name): setattr(cfg, name, max(getattr(cfg, name), 64))

@@ -7,12 +7,14 @@ from __future__ import annotations
 import json, os, platform, subprocess, sys, time
 from pathlib import Path
 import torch
-from .common import atomic_write, print0
+import archerchat
+from .common import atomic_write, print0, get_dist_info
 from .checkpoints import _jsonable, checkpoint_steps, read_meta
 from .tokenizer import train_tokenizer, get_tokenizer
 from .evaluation import core_markdown_table
 from .plots import load_metrics, plot_runs
 from .train import MULTI_GPU_ENV, TrainConfig, plan_for, _fmt_s
+from .rl import rl_report_section
 
 # %% auto #0
 __all__ = ['PLAN_CHOICES', 'launch_env', 'torchrun_cmd', 'run_cmd', 'config_args', 'environment', 'own_choices', 'disk_usage',
@@ -21,7 +23,6 @@ __all__ = ['PLAN_CHOICES', 'launch_env', 'torchrun_cmd', 'run_cmd', 'config_args
 # %% ../nbs/18_pipeline.ipynb #445e7709
 def launch_env(**extra) -> dict:
     "Environment for a (torchrun) child process: ours, NVLink multicast kept off, this package importable, plus `extra`."
-    import archerchat
     root = str(Path(archerchat.__file__).resolve().parent.parent)
     env = dict(os.environ, **MULTI_GPU_ENV, **{k: str(v) for k, v in extra.items()})
     env["PYTHONPATH"] = os.pathsep.join([root] + [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p and p != root])
@@ -50,7 +51,6 @@ def config_args(**kw) -> list[str]:
 # %% ../nbs/18_pipeline.ipynb #12ad19d2
 def environment() -> dict:
     "Where this runs: Python, torch, CUDA, GPUs, CPUs, platform and the git commit of the package (when in a checkout)."
-    import archerchat
     env = dict(python=platform.python_version(), torch=torch.__version__, platform=platform.platform(), cpus=os.cpu_count(),
                cuda=torch.version.cuda if torch.cuda.is_available() else None)
     if torch.cuda.is_available():
@@ -123,8 +123,8 @@ def write_report(run_dir, *, title: str | None = None, stages: dict | None = Non
             except (ValueError, KeyError): full = None
     if events is not None:
         try:
-            import matplotlib; matplotlib.use("Agg", force=False)
-            import matplotlib.pyplot as plt
+            import matplotlib; matplotlib.use("Agg", force=False)   # deferred: matplotlib is heavy, only the plots need it
+            import matplotlib.pyplot as plt   # deferred: matplotlib is heavy, only the plots need it
             fig = plot_runs({run_dir.name: events}, out=run_dir / "curves.png", title=run_dir.name)
             plt.close(fig)
             md += ["## Curves", "", "![training curves](curves.png)", ""]
@@ -139,7 +139,6 @@ def write_report(run_dir, *, title: str | None = None, stages: dict | None = Non
         md += ["## Chat evaluation", "", _md_table(rows), ""]
     else: md += ["## Chat evaluation", "", "_not evaluated_", ""]
     if (run_dir / "rl.json").exists():   # the RL stage's summary (notebook 19): pass@k before/after, the reward curve
-        from archerchat.rl import rl_report_section
         md += rl_report_section(json.loads((run_dir / "rl.json").read_text()), run_dir)
     wall = sum(s.get("wall_s", 0) for s in (stages or {}).values())
     rows = [dict(stage=k, wall=_fmt_s(v.get("wall_s", 0)), status=v.get("status", "done")) for k, v in (stages or {}).items()]
@@ -205,7 +204,6 @@ def stage_records(root) -> dict:
     return {p.stem: json.loads(p.read_text()) for p in recs}
 
 def _rank() -> int:
-    from archerchat.common import get_dist_info
     return get_dist_info()[1]
 
 def print_plan(title: str, p, stages: list[str], notes: list[str] = ()):

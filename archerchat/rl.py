@@ -9,10 +9,16 @@ from dataclasses import dataclass
 from pathlib import Path
 import torch
 import torch.distributed as dist
-from .common import get_dist_info, print0, logger, compute_init, compute_cleanup, atomic_write
+from .common import get_dist_info, print0, logger, compute_init, compute_cleanup, atomic_write, atomic_torch_save
+from .checkpoints import _jsonable, find_checkpoint_dir, load_checkpoint, model_from_state, run_dir, save_checkpoint
+from .nanochat import NANOCHAT_CONFIG_KEYS, load_nanochat, nanochat_config, nanochat_state_dict
+from .optim import build_optimizer
+from .tokenizer import get_tokenizer
 from .engine import Engine
-from .tasks import Task, GSM8K, extract_answer, messages_of
+from .tasks import Task, GSM8K, extract_answer, messages_of, task_source
 from .sft import render_for_completion
+from .telemetry import Tracker
+from .stages import stage_tracker
 
 # %% auto #0
 __all__ = ['EVAL_TEMPERATURE', 'EVAL_TOP_K', 'reference_text', 'score', 'rl_batch', 'pg_loss', 'rl_lr_multiplier', 'rollout_seed',
@@ -175,8 +181,6 @@ def rl_train(model, tokenizer, train_task: Task, val_task: Task | None = None, c
     steps and after the last. Problems whose samples all got the same reward give no gradient (said once, counted);
     a step in which every problem did (on every rank) makes no update. Checkpoints go to `save_dir` (labelled with the
     number of steps taken). Returns a summary: per-step metrics, evaluations, counts."""
-    from archerchat.optim import build_optimizer
-    from archerchat.checkpoints import save_checkpoint
     cfg = cfg or RLConfig()
     _, rank, _, world = get_dist_info()
     cfg.check(world)
@@ -292,7 +296,7 @@ def rl_train(model, tokenizer, train_task: Task, val_task: Task | None = None, c
 # %% ../nbs/19_rl.ipynb #2bd4bb3b
 def plot_rl(summary: dict, out=None, title: str | None = None):
     "The picture of an RL run: the reward of each step and its running mean with pass@1 at each evaluation; pass@k before and after."
-    import matplotlib.pyplot as plt
+    import matplotlib.pyplot as plt   # deferred: matplotlib is heavy, only the plots need it
     fig, (a1, a2) = plt.subplots(1, 2, figsize=(11, 3.4), gridspec_kw=dict(width_ratios=[3, 2]))
     st = summary["steps"]
     if st:
@@ -336,7 +340,7 @@ def rl_report_section(summary: dict, run_dir=None, image: str = "rl.png") -> lis
                   f"the same reward (no gradient): {t.get('equal_reward_groups', 0):,}; steps with no update: {t.get('skipped_steps', 0)}"
                   + (f"; problems with an unverifiable reference: {t['unverifiable_problems']}" if t.get("unverifiable_problems") else ""))
     if run_dir is not None and (st or summary.get("evals")):
-        import matplotlib.pyplot as plt
+        import matplotlib.pyplot as plt   # deferred: matplotlib is heavy, only the plots need it
         plt.close(plot_rl(summary, Path(run_dir) / image))
         md += ["", f"![RL curves]({image})"]
     return md + [""]
@@ -350,8 +354,6 @@ def load_policy(source: str = "sft", tag: str | None = None, step: int | None = 
     """`(model, tokenizer, meta, origin)`: the chat model RL starts from. `source`: 'sft' (default), 'rl' (continue an RL
     run) or the path of a nanochat chat checkpoint. A base model is refused with one line saying how to fine-tune it
     first. `origin`: kind, tag and step of the checkpoint, and the base run it descends from (`base`: tag and step)."""
-    from archerchat.checkpoints import find_checkpoint_dir, load_checkpoint, model_from_state
-    from archerchat.tokenizer import get_tokenizer
     if source == "base": raise ValueError(f"RL starts from a chat model and a base model was given; {_sft_hint(tag)}")
     if source in ("sft", "rl"):
         try: d = find_checkpoint_dir(source, tag)
@@ -372,7 +374,6 @@ def load_policy(source: str = "sft", tag: str | None = None, step: int | None = 
         origin = dict(kind=source, tag=d.name, step=meta.get("step"), base=dict(uc.get("base") or {}),
                       sft=dict(uc.get("sft") or ({"tag": d.name, "step": meta.get("step")} if source == "sft" else {})))
         return model_from_state(meta["model_config"], model_state, device), get_tokenizer(), meta, origin
-    from archerchat.nanochat import load_nanochat
     model, tokenizer, meta = load_nanochat(source, step, device=device, eval_mode=False)
     nc = meta["nanochat"]
     if nc["kind"] == "base":
@@ -390,9 +391,6 @@ def export_nanochat(model, tokenizer, base_dir, kind: str = "sft", tag: str = "d
     `token_bytes.pt`, `chatsft_checkpoints/<tag>/model_<step>.pt` + `meta_<step>.json`, or base / chatrl): the way back
     of `load_nanochat`, so nanochat's own scripts (e.g. its chat_rl) can run on an ArcherChat model. Returns the
     checkpoint directory. Refuses a model with a feature nanochat 92d63d4 does not have."""
-    from archerchat.nanochat import NANOCHAT_CONFIG_KEYS, nanochat_config, nanochat_state_dict
-    from archerchat.checkpoints import _jsonable
-    from archerchat.common import atomic_torch_save
     dirs = {"base": "base_checkpoints", "sft": "chatsft_checkpoints", "rl": "chatrl_checkpoints"}
     if kind not in dirs: raise ValueError(f"kind must be one of {list(dirs)}, got {kind!r}")
     cfg = {k: getattr(model.config, k) for k in NANOCHAT_CONFIG_KEYS}
@@ -441,7 +439,6 @@ def _parser():
 
 def main(argv=None) -> int:
     "The command line; a user's mistake raises (`run_main` turns it into one line and exit status 2)."
-    from archerchat.tasks import task_source
     args = _parser().parse_args(argv)
     cfg = RLConfig(**{f.name: getattr(args, f.name) for f in dataclasses.fields(RLConfig)})
     if args.task_source is not None: task_source(args.task_source)     # a bad --task-source fails here, before a model is loaded
@@ -452,15 +449,12 @@ def main(argv=None) -> int:
         model, tokenizer, meta, origin = load_policy(args.source, args.model_tag, args.model_step, device)
         train_task, val_task = GSM8K("main", "train", source=args.task_source), GSM8K("main", "test", source=args.task_source)
         run = args.run or origin["tag"]
-        from archerchat.checkpoints import run_dir, find_checkpoint_dir
         save_dir = run_dir(run, "rl") if args.save else None
         base = origin.get("base") or {}
         if args.tracker == "none": pass
         elif args.tracker:
-            from archerchat.telemetry import Tracker
             tracker = Tracker(args.tracker, run, dict(vars(args), origin=origin)) if rank == 0 else None
         elif rank == 0 and not origin["kind"].startswith("nanochat"):   # by default RL reports to the run of its base model (11)
-            from archerchat.stages import stage_tracker
             try: tracker = stage_tracker(find_checkpoint_dir("base", base.get("tag") or origin["tag"]), "rl/")
             except FileNotFoundError: tracker = None
         remote = (base.get("step") or 0) + ((origin.get("sft") or {}).get("step") or 0)
@@ -474,8 +468,8 @@ def main(argv=None) -> int:
         if rank == 0 and args.out:
             out = Path(args.out)
             with atomic_write(out, "w") as f: json.dump(dict(s, source=origin), f, indent=1)
-            import matplotlib; matplotlib.use("Agg", force=False)
-            import matplotlib.pyplot as plt
+            import matplotlib; matplotlib.use("Agg", force=False)   # deferred: matplotlib is heavy, only the plots need it
+            import matplotlib.pyplot as plt   # deferred: matplotlib is heavy, only the plots need it
             png = out.with_suffix(".png")
             plt.close(plot_rl(s, png, title=f"RL on GSM8K: {run}"))
             print0(f"wrote {out} and {png}")

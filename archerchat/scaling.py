@@ -4,7 +4,7 @@
 
 # %% ../nbs/03_scaling_laws.ipynb #e651a6cc
 from __future__ import annotations
-import math
+import argparse, math
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -455,8 +455,8 @@ def fit_scaling_laws(results, **plan_kw) -> ScalingFit:
 # %% ../nbs/03_scaling_laws.ipynb #e65b0a71
 def plot_scaling_fit(fit: ScalingFit, title: str = "", figsize=(12, 3.2)):
     "Three panels: isoFLOP valleys with fitted parabolas, the loss frontier, and N*, D* against compute."
-    import matplotlib.pyplot as plt
-    from matplotlib.ticker import NullFormatter
+    import matplotlib.pyplot as plt   # deferred: matplotlib is heavy, only the plots need it
+    from matplotlib.ticker import NullFormatter   # deferred: matplotlib is heavy, only the plots need it
     fig, axs = plt.subplots(1, 3, figsize=figsize)
     colors = plt.cm.viridis(np.linspace(0, 0.9, len(fit.budgets)))
     for c, col, n_star, l_star in zip(fit.budgets, colors, fit.n_opt, fit.loss_opt):
@@ -650,7 +650,6 @@ def auto_device_batch_size(m, step, device, seq_len: int, world_size: int, total
 
 def parse_device_batch_size(s: str) -> int | str:
     "A `--device-batch-size` value: a positive number of rows, or `auto` (the largest that fits, confirmed on the GPU)."
-    import argparse   # deferred: only command lines need it
     if str(s).strip().lower() == "auto": return "auto"
     try: b = int(s)
     except ValueError: b = 0

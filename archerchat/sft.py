@@ -4,14 +4,20 @@
 
 # %% ../nbs/06_sft_packing.ipynb #0ffa8ce6
 from __future__ import annotations
-import argparse, dataclasses, json, math, sys, time
+import argparse, dataclasses, html, json, math, sys, time
 from dataclasses import dataclass
 from pathlib import Path
 import torch
 import torch.distributed as dist
-from .common import base_dir, asset_path, get_dist_info, print0, logger, compute_init, compute_cleanup, autodetect_device_type
+from .common import base_dir, asset_path, get_dist_info, print0, logger, compute_init, compute_cleanup, autodetect_device_type, compute_dtype
+from .checkpoints import find_checkpoint_dir, load_checkpoint, load_model, model_from_state, run_dir, save_checkpoint
+from .optim import build_optimizer
+from .tokenizer import get_tokenizer
+from .telemetry import Tracker
+from .stages import stage_tracker, log_stage, tokenizer_files
 from .engine import Engine
 from .scaling import auto_device_batch_size, parse_device_batch_size, DoesNotFit
+from .scaling import EMBEDDING_LR, UNEMBEDDING_LR, MATRIX_LR   # SFT's default lrs: the same as pretraining
 from .tasks import (validate_conversation, messages_of, Task, TaskMixture, SmolTalk, CustomJSON, MMLU, GSM8K,
                               SimpleSpelling, SpellingBee, CHATCORE_BASELINES, make_eval_task, chatcore, task_source)
 
@@ -79,7 +85,6 @@ def visualize_mask(tokenizer, ids, mask, fmt: str = "html", with_ids: bool = Fal
             col = {"train": "\033[92m", "ctx": "\033[90m", "tool": "\033[94m"}[kind]
             out.append(f"{col}{s}\033[0m" + (f"\033[90m({i})\033[0m" if with_ids else ""))
         else:
-            import html
             bg = {"train": "#c8f7c5", "ctx": "#e8e8e8", "tool": "#cfe3ff"}[kind]
             title = f' title="{i}"' if with_ids else ""
             out.append(f'<span style="background:{bg};border-right:1px solid #fff"{title}>{html.escape(s).replace(chr(10), "↵<br>")}</span>')
@@ -256,7 +261,6 @@ def _dist_max(flag: bool, device) -> bool:
 
 def load_base(tag: str | None = None, step: int | None = None, device="cpu", load_optimizer: bool = True, rank: int = 0):
     "`(model, optimizer_state | None, meta, ckpt_dir)` of a base checkpoint (`archerchat.checkpoints`' files, one read)."
-    from archerchat.checkpoints import find_checkpoint_dir, load_checkpoint, model_from_state
     ckpt_dir = find_checkpoint_dir("base", tag)
     try: model_state, rank_state, meta = load_checkpoint(ckpt_dir, step, device=device, rank=rank, load_optim=load_optimizer)
     except FileNotFoundError as e:
@@ -273,7 +277,6 @@ def _accum_steps(total: int, B: int, T: int, world: int) -> int:
 
 def _sft_auto_batch(cmodel, model, opt, T: int, world: int, total: int, doc_mask: bool) -> int:
     "`device_batch_size='auto'`: the largest size that fits, confirmed by one forward+backward of packed rows (03)."
-    from archerchat.common import compute_dtype
     device = model.get_device()
     gen = torch.Generator(device=device).manual_seed(0)     # the trial's tokens leave the run's random stream alone
     def step(b: int):                                       # rows of two conversations, as the packer makes them
@@ -299,7 +302,6 @@ def sft_train(model=None, tokenizer=None, *, train_data: Task | None = None, val
     state warm-starts MuonAdamW); otherwise `model` (and `optim_state`, if any) is used. `doc_mask`: packed
     conversations do not attend to each other (off: they do, as in nanochat). `device_batch_size="auto"`: the largest
     that fits the GPU, confirmed by one real step (03). Returns a summary dict."""
-    from archerchat.optim import build_optimizer
     is_ddp, rank, _, world = get_dist_info()
     meta, base_info = {}, {}
     if model is None:
@@ -309,7 +311,6 @@ def sft_train(model=None, tokenizer=None, *, train_data: Task | None = None, val
         optim_state = base_optim if load_optimizer else None
     device = model.get_device()
     if tokenizer is None:
-        from archerchat.tokenizer import get_tokenizer
         tokenizer = get_tokenizer()
     base_cfg = meta.get("user_config", {}) or {}
     def inherit(name, value, fallback):
@@ -320,7 +321,6 @@ def sft_train(model=None, tokenizer=None, *, train_data: Task | None = None, val
     B = inherit("device_batch_size", device_batch_size, 32)          # 'auto': chosen once the model is on the device
     total = inherit("total_batch_size", total_batch_size, (32 if B == "auto" else B) * T * world)
     if B != "auto": accum = _accum_steps(total, B, T, world)
-    from archerchat.scaling import EMBEDDING_LR, UNEMBEDDING_LR, MATRIX_LR   # the same defaults as pretraining
     lrs = dict(embedding_lr=inherit("embedding_lr", embedding_lr, EMBEDDING_LR),
                unembedding_lr=inherit("unembedding_lr", unembedding_lr, UNEMBEDDING_LR),
                matrix_lr=inherit("matrix_lr", matrix_lr, MATRIX_LR))
@@ -395,7 +395,6 @@ def sft_train(model=None, tokenizer=None, *, train_data: Task | None = None, val
     summary = dict(step=step, val_loss=val_loss, min_val_loss=min(v for _, v in history), val_history=history,
                    train_losses=train_losses, pack_stats=info["stats"].as_dict(), train_time_s=round(t_train, 2), ckpt_dir=None)
     if save:
-        from archerchat.checkpoints import save_checkpoint, run_dir
         out = run_dir(run or base_info.get("tag") or f"d{model.config.n_layer}", "sft")
         meta_out = dict(step=step, val_loss=val_loss, model_config=dataclasses.asdict(model.config), user_config=config,
                         world_size=world, pack_stats=summary["pack_stats"])
@@ -405,7 +404,6 @@ def sft_train(model=None, tokenizer=None, *, train_data: Task | None = None, val
         if tracker is not None and rank == 0 and hasattr(tracker, "sync_checkpoint"):
             # to the run's server (23, 24), with the tokenizer a pulled model needs; stored after the base model's steps, so that
             # a server keeping only its last N steps keeps the chat model. The optimizer state stays here (SFT is final).
-            from archerchat.stages import tokenizer_files
             remote_step = (base_info.get("step") or 0) + step
             tracker.sync_checkpoint([out / f"model_{step:06d}.pt", out / f"meta_{step:06d}.json"], remote_step, prefix="sft.")
             tracker.sync_checkpoint(tokenizer_files(), remote_step, prefix="tokenizer.")
@@ -530,8 +528,6 @@ def _parser():
     return ap
 
 def main(argv=None):
-    from archerchat.checkpoints import find_checkpoint_dir
-    from archerchat.tasks import task_source, CHATCORE_BASELINES
     args = _parser().parse_args(argv)
     if args.source is not None: task_source(args.source)        # a bad --source fails here, before a model is loaded
     unknown = [t for t in (args.task_name or "").split("|") if t and t not in CHATCORE_BASELINES] if args.cmd == "eval" else []
@@ -542,10 +538,8 @@ def main(argv=None):
             train, val = sft_mixtures(args.source, args.mmlu_epochs, args.gsm8k_epochs, args.identity_file)
             tracker = None
             if args.tracker:
-                from archerchat.telemetry import Tracker
                 tracker = Tracker(args.tracker, args.run, vars(args))
             elif rank == 0:                 # by default SFT reports to the run of its base model (11: one run, every stage)
-                from archerchat.stages import stage_tracker
                 try: tracker = stage_tracker(find_checkpoint_dir("base", args.model_tag), "sft/")
                 except FileNotFoundError: tracker = None     # sft_train names the missing base checkpoint below
             s = sft_train(train_data=train, val_data=val, source=args.source, base_tag=args.model_tag, base_step=args.model_step,
@@ -560,7 +554,6 @@ def main(argv=None):
             if tracker is not None: tracker.finish()
             print0(json.dumps({k: v for k, v in s.items() if k != "train_losses"}, default=str))
         else:
-            from archerchat.checkpoints import load_model
             model, tokenizer, meta = load_model(args.source_kind, args.model_tag, args.step, device=device)
             tasks = args.task_name.split("|") if args.task_name else None
             res = chat_eval(model, tokenizer, tasks, source=args.source, max_problems=args.max_problems, batch_size=args.batch_size,
@@ -568,7 +561,6 @@ def main(argv=None):
             print0(json.dumps(res))
             if args.out and rank == 0: Path(args.out).write_text(json.dumps(dict(results=res, step=meta.get("step")), indent=2))
             if rank == 0:                   # each task and ChatCORE to the run of the base model
-                from archerchat.stages import log_stage
                 base_tag = ((meta.get("user_config") or {}).get("base") or {}).get("tag") if args.source_kind in ("sft", "rl") else None
                 # a base or RL model's chat eval goes to its own series, not into the SFT model's curve
                 prefix = "chat_eval/" if args.source_kind == "sft" else f"chat_eval_{args.source_kind}/"

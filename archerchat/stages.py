@@ -43,7 +43,7 @@ def base_eval_event(r: dict) -> dict:
 def tokenizer_files() -> list[Path]:
     "The trained tokenizer's files (`base_dir()/tokenizer`): they go up with the run's checkpoints, a pulled model needs them."
     from archerchat.common import base_dir                          # these import torch: only when called
-    from archerchat.tokenizer import TOKENIZER_FILE, TOKEN_BYTES_FILE
+    from archerchat.tokenizer import TOKENIZER_FILE, TOKEN_BYTES_FILE   # deferred: imports torch, which stages (and the tracker) never need
     d = base_dir() / "tokenizer"
     return [p for p in (d / TOKENIZER_FILE, d / TOKEN_BYTES_FILE) if p.exists()]
 

@@ -4,11 +4,11 @@
 
 # %% ../nbs/12_tasks.ipynb #a3d667cf
 from __future__ import annotations
-import json, os, random, re, signal, subprocess, sys, tempfile
+import bisect, hashlib, json, os, random, re, signal, subprocess, sys, tempfile, urllib.request
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
-from .common import asset_path, logger
+from .common import asset_path, logger, base_dir, atomic_write
 
 # %% auto #0
 __all__ = ['ROLES', 'PART_TYPES', 'TASK_SOURCE_ENV', 'ANSWER_RE', 'WORD_LIST_URL', 'TEST_SEED_OFFSET', 'SPELLING_TEMPLATES',
@@ -120,7 +120,6 @@ class TaskSequence(Task):
         for t in self.tasks: self.offsets.append(self.offsets[-1] + len(t))
     def num_examples(self): return self.offsets[-1]
     def get_example(self, index):
-        import bisect
         ti = bisect.bisect_right(self.offsets, index) - 1
         return self.tasks[ti][index - self.offsets[ti]]
 
@@ -136,14 +135,13 @@ def task_source(source: str | os.PathLike | None = None) -> str:
 
 def load_split(repo_id: str, config: str | None, split: str, source=None, shuffle_seed: int | None = 42):
     "`datasets.load_dataset(repo_id, config, split=split)` from the Hub or from a local Hub-shaped copy; shuffled with `shuffle_seed`."
-    import datasets
+    import datasets   # deferred: datasets is heavy (~0.5 s), only Hub-shaped task files need it
     src = task_source(source)
     path = repo_id if src == "hub" else str((asset_path("tasks") if src == "embedded" else Path(src).expanduser()) / repo_id)
     if src != "hub" and not Path(path).is_dir():
         raise FileNotFoundError(f"{repo_id} is not in the {src!r} task source (no directory {path})")
     kw = {}
     if src != "hub":   # a cache per local copy: datasets keys local copies by name, so the sample and a full mirror would share one
-        import hashlib
         key = hashlib.sha1(str(Path(path).resolve()).encode()).hexdigest()[:16]
         kw["cache_dir"] = str(Path(datasets.config.HF_DATASETS_CACHE) / "archerchat-local" / key)
     try:
@@ -265,8 +263,6 @@ def load_words(path=None) -> list[str]:
 
 def download_word_list(url: str = WORD_LIST_URL, dest=None) -> Path:
     "Download nanochat's 370k-word list to `base_dir()/words_alpha.txt` (once; atomic)."
-    import urllib.request
-    from archerchat.common import base_dir, atomic_write
     dest = Path(dest) if dest else base_dir() / "words_alpha.txt"
     if not dest.exists():
         with urllib.request.urlopen(url, timeout=60) as r, atomic_write(dest) as f: f.write(r.read())
@@ -349,7 +345,7 @@ del _os, _shutil, _subprocess, _sys, _n
 """
 
 def _limit_resources(max_memory_mb: int, cpu_seconds: int):
-    import resource
+    import resource   # deferred: resource exists only on POSIX, only the sandbox needs it
     def apply():
         for what, lim in ((getattr(resource, "RLIMIT_AS", None), max_memory_mb << 20), (resource.RLIMIT_CPU, cpu_seconds),
                           (resource.RLIMIT_FSIZE, 16 << 20)):

@@ -367,7 +367,7 @@ def main(argv=None):
 
 def _run_cli(a):
     if a.cmd == "plot":
-        import matplotlib; matplotlib.use("Agg")
+        import matplotlib; matplotlib.use("Agg")   # deferred: matplotlib is heavy, only `plot` needs it
         from archerchat.plots import plot_runs   # here, not at the top: archerchat.plots imports this module, and matplotlib is heavy
         out = a.out or (Path(a.runs[0]) / "metrics.png" if Path(a.runs[0]).is_dir() else Path(a.runs[0]).with_suffix(".png"))
         plot_runs(a.runs, references=a.ref, out=out, title=a.title)

@@ -9,6 +9,7 @@ import multiprocessing as mp
 from collections import Counter, defaultdict
 from pathlib import Path
 import numpy as np
+import pyarrow.parquet as pq
 import regex
 import torch
 import tiktoken
@@ -500,7 +501,6 @@ def load_nanochat_tokenizer(directory) -> Tokenizer:
 # %% ../nbs/00_tokenizer.ipynb #d474e8a6
 def iter_texts(shards, max_chars: int | None = None, doc_cap: int | None = None):
     "The `text` column of `shards`, row group by row group, each document cut to `doc_cap` chars, stopping after `max_chars`."
-    import pyarrow.parquet as pq
     n = 0
     for s in shards:
         pf = pq.ParquetFile(s)

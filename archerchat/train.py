@@ -4,13 +4,13 @@
 
 # %% ../nbs/07_speedrun.ipynb #93f3bc4a
 from __future__ import annotations
-import dataclasses, gc, json, math, os, signal, sys, threading, time
+import argparse, dataclasses, gc, json, math, os, signal, sys, threading, time
 from dataclasses import dataclass, asdict
 from pathlib import Path
 import torch
 import torch.nn as nn
 import torch.distributed as dist
-from .common import atomic_write, compute_init, compute_cleanup, print0, asset_path
+from .common import atomic_write, compute_init, compute_cleanup, print0, asset_path, compute_dtype, setup_logging
 
 # %% auto #0
 __all__ = ['PEAK_BF16_FLOPS', 'SAMPLE_PROMPTS', 'MULTI_GPU_ENV', 'plan_for', 'build_model', 'reference_lrs_for',
@@ -22,6 +22,10 @@ __all__ = ['PEAK_BF16_FLOPS', 'SAMPLE_PROMPTS', 'MULTI_GPU_ENV', 'plan_for', 'bu
 from .scaling import plan, lr_multiplier, muon_momentum, weight_decay_at, B_REF, MATRIX_LR, EMBEDDING_LR, UNEMBEDDING_LR, SCALAR_LR
 from .scaling import check_memory, auto_device_batch_size, parse_device_batch_size, DoesNotFit
 from .tokenizer import get_tokenizer, get_token_bytes
+from .gpt import GPT, GPTConfig, build_gpt
+from .optim import build_optimizer
+from .data import PackedLoader, default_data_dir, list_shards, validation_loader
+from .engine import Engine
 from .evaluation import evaluate_bpb, evaluate_core
 from .checkpoints import (_jsonable, save_checkpoint, checkpoint_steps, find_last_step, load_checkpoint,
                                     find_checkpoint_dir, run_dir, load_model)
@@ -40,7 +44,6 @@ def plan_for(depth: int, vocab_size: int, *, sequence_len: int = 2048, device_ba
 
 def build_model(p, device="cpu", meta_only: bool = False):
     "The GPT of plan `p`: built on the meta device, then (unless `meta_only`) materialised on `device` and initialised."
-    from archerchat.gpt import GPT, GPTConfig, build_gpt
     if not meta_only: return build_gpt(GPTConfig(**p.gpt_config_kwargs()), device)
     with torch.device("meta"): return GPT(GPTConfig(**p.gpt_config_kwargs()))
 
@@ -53,7 +56,6 @@ def reference_lrs_for(total_batch_size: int, matrix_lr: float = MATRIX_LR, embed
 
 def setup_optimizer(model, p):
     "02's `MuonAdamW` with the plan's learning rates and weight decay (distributed when a process group exists)."
-    from archerchat.optim import build_optimizer
     return build_optimizer(model, **p.setup_optimizer_kwargs())
 
 def apply_schedules(optimizer, step: int, p) -> float:
@@ -92,7 +94,6 @@ SAMPLE_PROMPTS = ["The capital of France is", "The chemical symbol of gold is", 
 def validation_bpb(model, tokenizer, token_bytes, device_batch_size: int, seq_len: int, eval_tokens: int,
                    data_dir=None, device="cpu") -> float:
     "Bits per byte of `model` on the first `eval_tokens` validation tokens (split over the ranks), on nanochat's rows (04's `validation_loader`)."
-    from archerchat.data import validation_loader
     world = dist.get_world_size() if dist.is_available() and dist.is_initialized() else 1
     steps = eval_tokens // (device_batch_size * seq_len * world)
     if steps < 1:
@@ -113,7 +114,6 @@ def generate_greedy(model, tokenizer, prompt: str, max_tokens: int = 16) -> str:
 
 def sample_prompts(model, tokenizer, prompts=SAMPLE_PROMPTS, max_tokens: int = 16) -> list[str]:
     "Greedy samples for `prompts` through 05's engine (KV cache, no tool, eager decoding: no CUDA graphs mid-training)."
-    from archerchat.engine import Engine
     engine = Engine(model, tokenizer, tool=None, decode="eager")
     seqs, _ = engine.generate_batch([tokenizer.encode(p, prepend=tokenizer.get_bos_token_id()) for p in prompts],
                                     num_samples=1, max_tokens=max_tokens, temperature=0.0)
@@ -211,7 +211,6 @@ class TrainConfig:
 # %% ../nbs/07_speedrun.ipynb #008f87ff
 def check_data(data_dir, device):
     "Fail early, naming the download command, when there are no shards to train on (the embedded corpus is for CPU runs)."
-    from archerchat.data import default_data_dir, list_shards
     if data_dir is None and torch.device(device).type == "cuda" and not any(default_data_dir().glob("*.parquet")):
         raise FileNotFoundError(f"no pretraining shards in {default_data_dir()}: download them with `python -m archerchat.data "
                                 f"download -n 170` (or pass --data-dir DIR; the embedded corpus is for CPU runs, use it on a GPU "
@@ -331,7 +330,6 @@ class _Run:
 
 def _setup(cfg, ddp, rank, world, device, res) -> _Run:
     "Tokenizer, plan, model (from a checkpoint when resuming), optimizer, loaders, loop state and tracker of a run."
-    from archerchat.data import PackedLoader
     t_setup = time.time()
     tag = cfg.tag or f"d{cfg.depth}"
     ckpt_dir = run_dir(tag)
@@ -446,7 +444,6 @@ def _auto_device_batch(model, orig_model, p, device, world: int, dtype, resume_m
     return ab.device_batch_size
 
 def _compute_dtype_for(device) -> torch.dtype:
-    from archerchat.common import compute_dtype
     return compute_dtype(device)
 
 # %% ../nbs/07_speedrun.ipynb #82cc38e1
@@ -620,7 +617,6 @@ def _summary(r: _Run, status: str, step: int) -> dict:
 # %% ../nbs/07_speedrun.ipynb #d588e61e
 from .common import ArgumentParser, number, run_main, UserError
 def _parser():
-    import argparse
     ap = ArgumentParser(prog="python -m archerchat.train", description="Pretrain a base model (or evaluate one with --eval-only).")
     f = TrainConfig()
     a = ap.add_argument
@@ -679,7 +675,6 @@ def config_from_args(argv=None) -> tuple[TrainConfig, bool]:
 
 def main(argv=None):
     "`python -m archerchat.train [flags]`: pretrain, or `--eval-only`."
-    from archerchat.common import setup_logging
     setup_logging()
     cfg, eval_only = config_from_args(argv)
     if eval_only:
