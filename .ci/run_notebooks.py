@@ -5,6 +5,7 @@ skips them too), and so are `#| eval: false` cells, which nbdev marks as not mea
 
     python .ci/run_notebooks.py nbs/00_tokenizer.ipynb nbs/01_attention_swa.ipynb ...
     python .ci/run_notebooks.py --spine            # notebooks 00-07
+    python .ci/run_notebooks.py --all              # every notebook (what .ci/run does)
 
 Exit status 1 if any notebook raises; the failing cell and its error are printed."""
 import argparse, os, re, sys, time
@@ -50,12 +51,15 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("notebooks", nargs="*")
     ap.add_argument("--spine", action="store_true", help="the spine notebooks, 00-07")
+    ap.add_argument("--all", action="store_true", help="every notebook but index (the README)")
     ap.add_argument("--timeout", type=int, default=900, help="seconds per cell")
     a = ap.parse_args(argv)
     paths = [Path(p) for p in a.notebooks]
     if a.spine: paths += sorted((ROOT / "nbs").glob("0[0-7]_*.ipynb"))
-    if not paths: ap.error("name notebooks or pass --spine")
-    bad = [p.name for p in paths if not run(p.resolve(), a.timeout)]
+    if a.all: paths += [p for p in sorted((ROOT / "nbs").glob("*.ipynb")) if p.name != "index.ipynb" and not p.name.startswith("_")]
+    paths = list(dict.fromkeys(p.resolve() for p in paths))
+    if not paths: ap.error("name notebooks or pass --spine or --all")
+    bad = [p.name for p in paths if not run(p, a.timeout)]
     print(f"{len(paths) - len(bad)} passed, {len(bad)} failed (notebooks, Jupyter executor){': ' + ', '.join(bad) if bad else ''}")
     return 1 if bad else 0
 

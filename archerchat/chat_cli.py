@@ -16,7 +16,7 @@ from .tasks import gsm8k_parts
 
 # %% auto #0
 __all__ = ['ROLES', 'check_messages', 'reply_parts', 'render_prompt', 'ReplyText', 'reply_text', 'stream_text', 'load_engine',
-           'write_demo_checkpoint', 'parser', 'main']
+           'write_demo_checkpoint', 'parser', 'read_line', 'main']
 
 # %% ../nbs/10_chat_cli.ipynb #a9d05672
 ROLES = ("system", "user", "assistant")
@@ -195,6 +195,16 @@ def parser() -> argparse.ArgumentParser:
     ap.add_argument("--system", default=None, help="a system message, merged into the first user turn")
     return ap
 
+def read_line(prompt: str, out=None) -> str:
+    """One line of the user's: `input()` at a terminal (line editing), else a line of `sys.stdin`, whatever replaced it (a
+    pipe, a test's StringIO; in Jupyter `input()` would ask the notebook's front end instead). EOFError at the end."""
+    if sys.stdin is sys.__stdin__ and sys.stdin is not None and sys.stdin.isatty(): return input(prompt)
+    out = out or sys.stdout
+    out.write(prompt); out.flush()
+    line = sys.stdin.readline()
+    if not line: raise EOFError
+    return line.rstrip("\n")
+
 def main(argv=None, out=None) -> int:
     args = parser().parse_args(argv)
     out = out or sys.stdout
@@ -216,7 +226,7 @@ def main(argv=None, out=None) -> int:
               f"{'Chat' if chat else 'Completion'} mode; type 'clear' to start over, 'quit' or Ctrl-D to leave.", file=out)
         messages, turn = list(system), 0
         while True:
-            try: text = input("\nUser: " if chat else "\nPrompt: ")
+            try: text = read_line("\nUser: " if chat else "\nPrompt: ", out)
             except EOFError: print(file=out); return 0
             cmd = text.strip().lower()
             if cmd in ("quit", "exit"): return 0
