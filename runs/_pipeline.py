@@ -1,8 +1,8 @@
 """The GPU pipeline shared by runs/d8.py, runs/d12.py and runs/speedrun.py: data -> tokenizer -> pretrain -> base eval
 -> SFT -> chat eval -> (RL, with --rl) -> report, each stage recorded when done so that re-running the script continues the pipeline.
-Pretraining and evaluation run as `python -m archerchat.train` (torchrun when more than one GPU), so they are the same
-code a user would launch by hand; the commands are printed before they run. With ENDLEX_URL (and ENDLEX_TOKEN) set, every
-stage reports to one Endlex run named after the tag (notebooks 11 and 24), so the cloud box can go once the report is sent."""
+Every stage runs as the module a user would launch by hand (`python -m archerchat.train`, `archerchat.sft`,
+`archerchat.rl`), through torchrun on GPUs (also on one: NCCL at world size 1, as on eight); the commands are printed
+before they run. With ENDLEX_URL (and ENDLEX_TOKEN) set, every stage reports to one Endlex run named after the tag (notebooks 11 and 24), so the cloud box can go once the report is sent."""
 import argparse, json, subprocess, sys
 from archerchat.common import ArgumentParser, number
 from archerchat.train import plan_for, build_model, resume_from_home
@@ -47,7 +47,7 @@ def parser(description: str, **defaults) -> argparse.ArgumentParser:
     a("--stages", nargs="+", default=None, choices=STAGES, help="run only these stages (default: all but rl, which --rl adds)")
     a("--rl", action="store_true", help="also run the RL stage (GSM8K with nanochat's chat_rl settings): off by default, as in "
                                         "nanochat's speedrun")
-    a("--rl-num-steps", type=int, default=-1, help="RL steps (-1: one epoch of the GSM8K training problems, nanochat's 467)")
+    a("--rl-num-steps", type=number(int, 1, special={-1: "one epoch"}), default=-1, help="RL steps (-1: one epoch of the GSM8K training problems, nanochat's 467)")
     a("--sft-source", default=None, help="SFT and chat-eval task data for archerchat.sft: hub | embedded | a mirror directory")
     a("--gpu-hour-usd", type=number(float, 0), default=defaults.get("gpu_hour_usd"), help="for the cost line of the report")
     a("--short", action="store_true", help=f"the short form, to try every stage in minutes: {SHORT['num_iterations']} "
